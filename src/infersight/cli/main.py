@@ -1,0 +1,43 @@
+"""`infersight` entry point. Command modules are listed explicitly, never discovered."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Callable, Sequence
+from types import ModuleType
+
+from infersight import __version__
+from infersight.cli import config_cmd, run_cmd, sim_cmd, stats_cmd
+
+# Each module exposes register(subparsers); the parser it adds sets `handler`.
+COMMAND_MODULES: tuple[ModuleType, ...] = (run_cmd, sim_cmd, stats_cmd, config_cmd)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="infersight",
+        description="Observability for LLM inference: serving telemetry and response quality.",
+    )
+    parser.add_argument("--version", action="version", version=f"infersight {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for module in COMMAND_MODULES:
+        module.register(sub)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    handler: Callable[[argparse.Namespace], int] | None = getattr(args, "handler", None)
+    if handler is None:
+        parser.print_help()
+        return 2
+    try:
+        return handler(args)
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())
