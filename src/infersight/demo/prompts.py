@@ -1,0 +1,51 @@
+"""Built-in user prompts for demo traffic: short, varied, answerable by a small model."""
+
+from __future__ import annotations
+
+DEMO_PROMPTS: tuple[str, ...] = (
+    # factual questions
+    "What is the capital of Australia?",
+    "How many planets are in the solar system?",
+    "Why is the sky blue?",
+    "Who wrote the play Romeo and Juliet?",
+    "What is the boiling point of water at sea level in Celsius?",
+    "What does a cell's mitochondria do?",
+    "How far is the Moon from the Earth, roughly?",
+    "What is photosynthesis, in one sentence?",
+    "Which ocean is the largest?",
+    "What causes the seasons on Earth?",
+    "What is the difference between weather and climate?",
+    "How many continents are there? Name them.",
+    "What is the chemical symbol for gold?",
+    "Who painted the Mona Lisa?",
+    "What is the speed of light in a vacuum?",
+    # small writing tasks
+    "Write a haiku about the ocean.",
+    "Write a two-sentence story about a lost key.",
+    "Suggest three names for a coffee shop.",
+    "Write a short thank-you note to a colleague who helped me move.",
+    "Describe a sunset in three sentences.",
+    "Give me a motivational quote for a Monday morning.",
+    "Write a limerick about a cat who loves boxes.",
+    "Summarize the plot of Cinderella in two sentences.",
+    "Write a polite email declining a meeting invitation.",
+    "List five tips for staying focused while studying.",
+    "Write a product description for a reusable water bottle.",
+    "Give me three ideas for a rainy weekend.",
+    "Explain what a black hole is to a ten-year-old.",
+    # short code questions
+    "How do I reverse a list in Python?",
+    "Write a Python function that checks whether a number is prime.",
+    "What is the difference between a list and a tuple in Python?",
+    "How do I read a file line by line in Python?",
+    "Write a SQL query that counts rows in a table named users.",
+    "What does the git rebase command do?",
+    "Write a JavaScript function that returns the largest number in an array.",
+    "What is a REST API, briefly?",
+    "How do I sort a dictionary by value in Python?",
+    "Explain recursion with a short example.",
+    "What is the difference between == and is in Python?",
+    "Write a bash one-liner that counts the lines in all .txt files.",
+    "What is Big O notation?",
+    "How do I create a virtual environment in Python?",
+)
