@@ -1,0 +1,228 @@
+"""Incremental OpenAI server-sent-events decoding, cheap enough for a proxy's stream loop.
+
+`SSEStreamObserver.feed(t, data)` takes the bytes of one socket read and returns the bytes to
+relay: every *complete* event, unchanged (a partial event at the end of a read is held until its
+terminating blank line arrives; a client could not act on half an event anyway). While doing so
+it notes, with the read's timestamp, how many events carried generated content, the finish
+reason, the usage block, an error event and the `[DONE]` marker.
+
+The hot path works on whole reads with C-level byte scans (`in`, `rfind`, a compiled regex);
+JSON is parsed only for the rare events that carry usage or an error, or for every event when
+text capture is on.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass, field
+from typing import Any, Final
+
+# A key whose string value is generated output; a non-empty value marks a content event.
+# Escaped quotes inside strings (\") never match the unescaped `"key"` pattern.
+_CONTENT_RE: Final = re.compile(
+    rb'"(?:content|text|reasoning_content|reasoning|arguments)"\s*:\s*"(?!")'
+)
+_FINISH_RE: Final = re.compile(rb'"finish_reason"\s*:\s*"([^"\\]+)"')
+_USAGE_RE: Final = re.compile(rb'"usage"\s*:\s*\{')
+_DONE: Final = b"[DONE]"
+# Past this many bytes without an event boundary the stream is not SSE: relay it raw.
+MAX_PENDING_BYTES: Final = 256 * 1024
+
+
+def _last_boundary(buf: bytes) -> int:
+    """Index just past the last event terminator in buf, or -1 when there is none."""
+    end = buf.rfind(b"\n\n")
+    end = end + 2 if end >= 0 else -1
+    if b"\r" in buf:
+        crlf = buf.rfind(b"\r\n\r\n")
+        if crlf >= 0:
+            end = max(end, crlf + 4)
+        cr = buf.rfind(b"\r\r")
+        if cr >= 0:
+            end = max(end, cr + 2)
+    return end
+
+
+def split_events(block: bytes) -> list[bytes]:
+    """Split a block of complete events into raw events (terminators removed)."""
+    if b"\r" in block:
+        block = block.replace(b"\r\n", b"\n").replace(b"\r", b"\n")
+    return [e for e in block.split(b"\n\n") if e]
+
+
+def event_data(event: bytes) -> bytes | None:
+    """The `data:` payload of one raw event (multi-line data joined by \\n), or None."""
+    if event.startswith(b"data: ") and b"\n" not in event:
+        return event[6:]
+    lines = [ln for ln in event.split(b"\n") if ln.startswith(b"data:")]
+    if not lines:
+        return None
+    return b"\n".join(ln[6:] if ln.startswith(b"data: ") else ln[5:] for ln in lines)
+
+
+def _parse(payload: bytes) -> Any:
+    try:
+        return json.loads(payload)
+    except ValueError:
+        return None
+
+
+def is_usage_only(obj: Any) -> bool:
+    """The extra chunk `stream_options.include_usage` adds: usage set, no choices."""
+    return isinstance(obj, dict) and bool(obj.get("usage")) and not obj.get("choices")
+
+
+def chunk_text(obj: Any) -> str:
+    """Generated text carried by one parsed chunk (chat delta or completion text)."""
+    if not isinstance(obj, dict):
+        return ""
+    parts: list[str] = []
+    for choice in obj.get("choices") or ():
+        if not isinstance(choice, dict):
+            continue
+        delta = choice.get("delta")
+        if isinstance(delta, dict):
+            content = delta.get("content")
+            if isinstance(content, str):
+                parts.append(content)
+        text = choice.get("text")
+        if isinstance(text, str):
+            parts.append(text)
+    return "".join(parts)
+
+
+@dataclass(slots=True)
+class SSEStreamObserver:
+    """Watches one OpenAI-style SSE stream while it is relayed.
+
+    strip_usage: remove the usage-only chunk (the gateway asked for it, the client did not).
+    capture_text: accumulate the generated text (parses every event; off by default).
+    """
+
+    strip_usage: bool = False
+    capture_text: bool = False
+    content_times: list[float] = field(default_factory=list)
+    finish_reason: str | None = None
+    usage: dict[str, Any] | None = None
+    error: str | None = None
+    done: bool = False
+    events_total: int = 0
+    bytes_total: int = 0
+    text_parts: list[str] = field(default_factory=list)
+    _pending: bytes = b""
+    _raw: bool = False
+
+    def feed(self, t: float, data: bytes) -> bytes:
+        """Observe one read taken at time t; return the bytes to relay now."""
+        self.bytes_total += len(data)
+        if self._raw:
+            return data
+        buf = self._pending + data if self._pending else data
+        end = _last_boundary(buf)
+        if end < 0:
+            if len(buf) > MAX_PENDING_BYTES:
+                self._raw, self._pending = True, b""
+                return buf
+            self._pending = buf
+            return b""
+        block = buf[:end] if end < len(buf) else buf
+        self._pending = buf[end:]
+        if self.capture_text or b'"error"' in block or _USAGE_RE.search(block):
+            return self._feed_slow(t, block)
+        n_content = len(_CONTENT_RE.findall(block))
+        if n_content:
+            self.content_times.extend([t] * n_content)
+        self.events_total += block.count(b"data:")
+        if b'"finish_reason"' in block:
+            self._note_finish(block)
+        if _DONE in block:
+            self.done = True
+        return block
+
+    def _note_finish(self, block: bytes) -> None:
+        for m in _FINISH_RE.finditer(block):
+            self.finish_reason = m.group(1).decode("ascii", "replace")
+
+    def _feed_slow(self, t: float, block: bytes) -> bytes:
+        """Event-by-event path: usage, error events, text capture."""
+        kept: list[bytes] = []
+        dropped = False
+        for event in split_events(block):
+            payload = event_data(event)
+            if payload is None:
+                kept.append(event)
+                continue
+            self.events_total += 1
+            if payload.strip() == _DONE:
+                self.done = True
+                kept.append(event)
+                continue
+            obj = _parse(payload)
+            if isinstance(obj, dict) and obj.get("error") is not None:
+                self.error = _error_message(obj["error"])
+            if isinstance(obj, dict) and obj.get("usage"):
+                usage = obj["usage"]
+                self.usage = usage if isinstance(usage, dict) else None
+                if self.strip_usage and is_usage_only(obj):
+                    dropped = True
+                    continue
+            n_content = len(_CONTENT_RE.findall(payload))
+            if n_content:
+                self.content_times.extend([t] * n_content)
+            if b'"finish_reason"' in payload:
+                self._note_finish(payload)
+            if self.capture_text:
+                self.text_parts.append(chunk_text(obj))
+            kept.append(event)
+        if not dropped:
+            return block
+        return b"".join(e + b"\n\n" for e in kept)
+
+    def flush(self) -> bytes:
+        """Bytes still held at the end of the stream (an unterminated last event)."""
+        rest, self._pending = self._pending, b""
+        return rest
+
+    @property
+    def text(self) -> str:
+        return "".join(self.text_parts)
+
+
+def _error_message(err: Any) -> str:
+    if isinstance(err, dict):
+        msg = err.get("message")
+        return str(msg) if msg is not None else json.dumps(err)[:500]
+    return str(err)[:500]
+
+
+def parse_completion_body(body: bytes) -> tuple[dict[str, Any] | None, str | None, str]:
+    """(usage, finish_reason, text) of a non-streamed chat/text completion body."""
+    obj = _parse(body)
+    if not isinstance(obj, dict):
+        return None, None, ""
+    usage = obj.get("usage") if isinstance(obj.get("usage"), dict) else None
+    finish: str | None = None
+    texts: list[str] = []
+    for choice in obj.get("choices") or ():
+        if not isinstance(choice, dict):
+            continue
+        if isinstance(choice.get("finish_reason"), str):
+            finish = choice["finish_reason"]
+        message = choice.get("message")
+        if isinstance(message, dict) and isinstance(message.get("content"), str):
+            texts.append(message["content"])
+        if isinstance(choice.get("text"), str):
+            texts.append(choice["text"])
+    return usage, finish, "".join(texts)
+
+
+def error_body_message(body: bytes) -> str:
+    """A short message from an upstream error body (OpenAI error shape or plain text)."""
+    obj = _parse(body)
+    if isinstance(obj, dict):
+        if "error" in obj:
+            return _error_message(obj["error"])
+        if "detail" in obj:
+            return str(obj["detail"])[:500]
+    return body[:300].decode("utf-8", "replace").strip()

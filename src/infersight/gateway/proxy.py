@@ -1,0 +1,445 @@
+"""The measuring proxy: forwards OpenAI requests, relays the answer as it arrives, and writes
+one RequestRecord per request.
+
+Hot-path rules: no per-token allocation beyond a timestamp, no JSON parsing of ordinary
+chunks, one ASGI send per upstream wake-up (several reads coalesce under load), and no I/O
+except the two sockets (records go to a queue).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import logging
+import time
+import uuid
+from collections.abc import Awaitable, Callable, MutableMapping
+from dataclasses import dataclass
+from typing import Any, Final, Protocol
+
+from infersight.core.clock import Clock
+from infersight.core.records import SOURCES, RequestRecord
+from infersight.core.sse import (
+    SSEStreamObserver,
+    error_body_message,
+    parse_completion_body,
+)
+from infersight.core.timing import StreamTiming, stream_timing
+from infersight.exporters.prometheus import GatewayMetrics
+from infersight.gateway.errors import error_body, sse_error_event
+from infersight.gateway.routing import Upstream, UpstreamRouter
+from infersight.gateway.validation import (
+    ParsedRequest,
+    RequestError,
+    estimate_tokens,
+    parse_request,
+    prompt_text,
+    with_usage_requested,
+)
+from infersight.settings import GatewaySettings
+from infersight.upstreams.http1 import UpstreamError, UpstreamResponse
+
+log = logging.getLogger(__name__)
+
+Scope = MutableMapping[str, Any]
+Message = MutableMapping[str, Any]
+Receive = Callable[[], Awaitable[Message]]
+Send = Callable[[Message], Awaitable[None]]
+
+ROUTES: Final = {"/v1/chat/completions": "chat", "/v1/completions": "completions"}
+SOURCE_HEADER: Final = b"x-infersight-source"
+# Never forwarded upstream: hop-by-hop headers, ones the client connection owns, our own.
+_DROP_REQUEST: Final = frozenset(
+    {
+        b"host", b"content-length", b"connection", b"keep-alive", b"transfer-encoding", b"te",
+        b"trailer", b"upgrade", b"proxy-authorization", b"proxy-connection", b"accept-encoding",
+        b"expect",
+    }
+)  # fmt: skip
+_DROP_RESPONSE: Final = frozenset(
+    {b"content-length", b"connection", b"keep-alive", b"transfer-encoding", b"date", b"server"}
+)
+_JSON: Final = [(b"content-type", b"application/json")]
+
+
+class RecordSink(Protocol):
+    def submit(self, record: RequestRecord) -> None: ...
+
+
+class ClientGone(Exception):
+    pass
+
+
+@dataclass(slots=True)
+class _Outcome:
+    """What the exchange produced, filled in as it goes."""
+
+    status: int = 0
+    error_class: str | None = None
+    error_message: str | None = None
+    usage: dict[str, Any] | None = None
+    finish_reason: str | None = None
+    response_text: str | None = None
+    timing: StreamTiming | None = None
+
+
+class ProxyHandler:
+    def __init__(
+        self,
+        settings: GatewaySettings,
+        router: UpstreamRouter,
+        sink: RecordSink,
+        metrics: GatewayMetrics,
+        clock: Clock,
+    ) -> None:
+        self.settings = settings
+        self.router = router
+        self.sink = sink
+        self.metrics = metrics
+        self.clock = clock
+        self.in_flight = 0
+        self._label_header = settings.client_label_header.lower().encode("latin-1")
+        self._key_labels: dict[bytes, str] = {}
+
+    async def handle(self, scope: Scope, receive: Receive, send: Send, route: str) -> None:
+        t0 = time.perf_counter()
+        started_at = self.clock.now()
+        inflight_at_start = self.in_flight
+        self.in_flight += 1
+        headers: list[tuple[bytes, bytes]] = scope["headers"]
+        outcome = _Outcome()
+        req: ParsedRequest | None = None
+        upstream: Upstream | None = None
+        try:
+            try:
+                raw = await self._read_body(receive, headers)
+                req = parse_request(raw, route)
+                upstream = self.router.pick(req.model)
+                if upstream is None:
+                    raise RequestError(
+                        404,
+                        f"model '{req.model}' is not served by any configured upstream "
+                        f"(models: {', '.join(self.router.known_models())})",
+                        param="model",
+                    )
+            except RequestError as exc:
+                outcome.status = exc.status
+                outcome.error_class = "invalid_request"
+                outcome.error_message = str(exc)
+                await _respond(send, exc.status, error_body(exc.status, str(exc), param=exc.param))
+                return
+            except ClientGone:
+                outcome.error_class = "client_disconnect"
+                outcome.error_message = "client went away while sending the request"
+                return
+            self.metrics.in_flight[upstream.name] = self.metrics.in_flight.get(upstream.name, 0) + 1
+            try:
+                await self._exchange(scope, receive, send, req, upstream, headers, t0, outcome)
+            finally:
+                self.metrics.in_flight[upstream.name] -= 1
+        finally:
+            self.in_flight -= 1
+            self._record(
+                scope, headers, route, req, upstream, outcome, t0, started_at, inflight_at_start
+            )
+
+    async def _read_body(self, receive: Receive, headers: list[tuple[bytes, bytes]]) -> bytes:
+        limit = self.settings.max_body_bytes
+        for name, value in headers:
+            if name == b"content-length" and value.isdigit() and int(value) > limit:
+                raise RequestError(413, f"request body of {int(value)} bytes exceeds {limit} bytes")
+        parts: list[bytes] = []
+        size = 0
+        while True:
+            message = await receive()
+            if message["type"] == "http.disconnect":
+                raise ClientGone
+            chunk = message.get("body", b"")
+            if chunk:
+                size += len(chunk)
+                if size > limit:
+                    raise RequestError(413, f"request body exceeds {limit} bytes")
+                parts.append(chunk)
+            if not message.get("more_body", False):
+                return parts[0] if len(parts) == 1 else b"".join(parts)
+
+    async def _exchange(
+        self,
+        scope: Scope,
+        receive: Receive,
+        send: Send,
+        req: ParsedRequest,
+        upstream: Upstream,
+        headers: list[tuple[bytes, bytes]],
+        t0: float,
+        outcome: _Outcome,
+    ) -> None:
+        injected = with_usage_requested(req)
+        body = injected if injected is not None else req.body_bytes
+        fwd = [
+            (k, v)
+            for k, v in headers
+            if k not in _DROP_REQUEST and not k.startswith(b"x-infersight-")
+        ]
+        s = self.settings
+        try:
+            response = await upstream.pool.send(
+                "POST", scope["path"], fwd, body, header_timeout_s=s.first_byte_timeout_s
+            )
+        except UpstreamError as exc:
+            if exc.kind == "timeout":
+                outcome.status, outcome.error_class = 504, "upstream_timeout"
+                msg = f"upstream '{upstream.name}' ({upstream.url}) did not answer in time: {exc}"
+            else:
+                outcome.status, outcome.error_class = 502, "upstream_unreachable"
+                msg = f"upstream '{upstream.name}' ({upstream.url}) is unreachable: {exc}"
+            outcome.error_message = msg
+            await _respond(
+                send, outcome.status, error_body(outcome.status, msg, code=outcome.error_class)
+            )
+            return
+        gone: asyncio.Future[Message] = asyncio.ensure_future(receive())
+        gone.add_done_callback(lambda _: response.fail(UpstreamError("client", "client went away")))
+        try:
+            content_type = response.header(b"content-type") or b""
+            if response.status == 200 and content_type.startswith(b"text/event-stream"):
+                await self._relay_stream(
+                    send, response, injected is not None, upstream, t0, outcome
+                )
+            else:
+                await self._relay_whole(send, response, upstream, t0, outcome)
+        except ClientGone:
+            outcome.error_class = "client_disconnect"
+            outcome.error_message = "client disconnected before the response ended"
+        finally:
+            gone.cancel()
+            response.close()
+
+    async def _relay_stream(
+        self,
+        send: Send,
+        response: UpstreamResponse,
+        strip_usage: bool,
+        upstream: Upstream,
+        t0: float,
+        outcome: _Outcome,
+    ) -> None:
+        observer = SSEStreamObserver(
+            strip_usage=strip_usage, capture_text=self.settings.capture_text
+        )
+        outcome.status = 200
+        await _send(
+            send,
+            {"type": "http.response.start", "status": 200, "headers": _response_headers(response)},
+        )
+        read_timeout = self.settings.read_timeout_s
+        failure: UpstreamError | None = None
+        while True:
+            try:
+                chunks = await response.next_chunks(read_timeout)
+            except UpstreamError as exc:
+                if exc.kind == "client":
+                    raise ClientGone from None
+                failure = exc
+                break
+            if not chunks:
+                break
+            if len(chunks) == 1:
+                out = observer.feed(*chunks[0])
+            else:
+                out = b"".join([observer.feed(t, data) for t, data in chunks])
+            if out:
+                await _send(send, {"type": "http.response.body", "body": out, "more_body": True})
+        tail = observer.flush()
+        if failure is not None:
+            outcome.error_class = (
+                "upstream_timeout" if failure.kind == "timeout" else "midstream_error"
+            )
+            outcome.error_message = f"upstream '{upstream.name}' stream broke: {failure}"
+            tail += sse_error_event(outcome.error_message, code=outcome.error_class)
+        elif observer.error is not None:
+            outcome.error_class = "midstream_error"
+            outcome.error_message = (
+                f"upstream '{upstream.name}' sent an error event: {observer.error}"
+            )
+        await _send(send, {"type": "http.response.body", "body": tail, "more_body": False})
+        t_end = time.perf_counter()
+        outcome.usage = observer.usage
+        outcome.finish_reason = observer.finish_reason
+        if self.settings.capture_text:
+            outcome.response_text = observer.text
+        completion = _int(observer.usage, "completion_tokens")
+        outcome.timing = stream_timing(t0, t_end, observer.content_times, completion)
+
+    async def _relay_whole(
+        self,
+        send: Send,
+        response: UpstreamResponse,
+        upstream: Upstream,
+        t0: float,
+        outcome: _Outcome,
+    ) -> None:
+        try:
+            body = await response.read_all(self.settings.read_timeout_s)
+        except UpstreamError as exc:
+            if exc.kind == "client":
+                raise ClientGone from None
+            status = 504 if exc.kind == "timeout" else 502
+            outcome.status = status
+            outcome.error_class = "upstream_timeout" if status == 504 else "midstream_error"
+            outcome.error_message = f"upstream '{upstream.name}' response broke: {exc}"
+            await _respond(
+                send, status, error_body(status, outcome.error_message, code=outcome.error_class)
+            )
+            return
+        outcome.status = response.status
+        hdrs = _response_headers(response)
+        hdrs.append((b"content-length", str(len(body)).encode()))
+        await _send(
+            send, {"type": "http.response.start", "status": response.status, "headers": hdrs}
+        )
+        await _send(send, {"type": "http.response.body", "body": body, "more_body": False})
+        if response.status >= 400:
+            outcome.error_class = "upstream_4xx" if response.status < 500 else "upstream_5xx"
+            outcome.error_message = (
+                f"upstream '{upstream.name}' answered {response.status}: {error_body_message(body)}"
+            )
+            return
+        usage, finish, text = parse_completion_body(body)
+        outcome.usage, outcome.finish_reason = usage, finish
+        if self.settings.capture_text:
+            outcome.response_text = text
+
+    def _client_label(self, headers: list[tuple[bytes, bytes]]) -> str:
+        auth = b""
+        for name, value in headers:
+            if name == self._label_header:
+                return value.decode("latin-1")[:128]
+            if name == b"authorization":
+                auth = value
+        if not auth:
+            return "anonymous"
+        label = self._key_labels.get(auth)
+        if label is None:
+            token = auth.split(b" ", 1)[-1]
+            label = "key-" + hashlib.sha256(token).hexdigest()[:12]
+            if len(self._key_labels) < 10_000:
+                self._key_labels[auth] = label
+        return label
+
+    def _record(
+        self,
+        scope: Scope,
+        headers: list[tuple[bytes, bytes]],
+        route: str,
+        req: ParsedRequest | None,
+        upstream: Upstream | None,
+        outcome: _Outcome,
+        t0: float,
+        started_at: float,
+        inflight_at_start: int,
+    ) -> None:
+        try:
+            record = self._build_record(
+                scope, headers, route, req, upstream, outcome, t0, started_at, inflight_at_start
+            )
+        except Exception:  # a bug here must not take the request down with it
+            log.exception("could not build the request record")
+            return
+        self.sink.submit(record)
+        self.metrics.observe(record, outcome.timing)
+
+    def _build_record(
+        self,
+        scope: Scope,
+        headers: list[tuple[bytes, bytes]],
+        route: str,
+        req: ParsedRequest | None,
+        upstream: Upstream | None,
+        outcome: _Outcome,
+        t0: float,
+        started_at: float,
+        inflight_at_start: int,
+    ) -> RequestRecord:
+        timing = outcome.timing
+        e2e = timing.e2e_s if timing is not None else time.perf_counter() - t0
+        usage = outcome.usage
+        prompt = prompt_text(req.body) if req is not None else ""
+        prompt_tokens = _int(usage, "prompt_tokens")
+        completion_tokens = _int(usage, "completion_tokens")
+        estimated = False
+        ok = outcome.status == 200 and outcome.error_class is None
+        if ok or outcome.error_class in (
+            "midstream_error",
+            "client_disconnect",
+            "upstream_timeout",
+        ):
+            if prompt_tokens is None and req is not None:
+                prompt_tokens, estimated = estimate_tokens(prompt), True
+            if completion_tokens is None and timing is not None:
+                completion_tokens, estimated = timing.output_tokens, True
+        tokens_per_s = timing.output_tokens_per_s if timing is not None else None
+        if tokens_per_s is None and completion_tokens and e2e > 0 and ok:
+            tokens_per_s = completion_tokens / e2e
+        source = "user"
+        for name, value in headers:
+            if name == SOURCE_HEADER:
+                candidate = value.decode("latin-1")
+                source = candidate if candidate in SOURCES else "user"
+        capture = self.settings.capture_text
+        return RequestRecord(
+            id=uuid.uuid4().hex,
+            started_at=started_at,
+            model=req.model if req is not None else "",
+            upstream=upstream.name if upstream is not None else "",
+            route=route,
+            stream=req.stream if req is not None else False,
+            status=outcome.status,
+            e2e_s=e2e,
+            error_class=outcome.error_class,
+            error_message=outcome.error_message,
+            ttft_s=timing.ttft_s if timing is not None else None,
+            tpot_s=timing.tpot_s if timing is not None else None,
+            itl_mean_s=timing.itl_mean_s if timing is not None else None,
+            itl_p50_s=timing.itl_p50_s if timing is not None else None,
+            itl_p90_s=timing.itl_p90_s if timing is not None else None,
+            itl_p99_s=timing.itl_p99_s if timing is not None else None,
+            itl_max_s=timing.itl_max_s if timing is not None else None,
+            output_tokens_per_s=tokens_per_s,
+            prompt_tokens=prompt_tokens,
+            completion_tokens=completion_tokens,
+            tokens_estimated=estimated,
+            finish_reason=outcome.finish_reason,
+            inflight_at_start=inflight_at_start,
+            client=self._client_label(headers),
+            source=source,
+            prompt_text=prompt if capture and req is not None else None,
+            response_text=outcome.response_text if capture else None,
+        )
+
+
+def _int(usage: dict[str, Any] | None, key: str) -> int | None:
+    if usage is None:
+        return None
+    value = usage.get(key)
+    return value if isinstance(value, int) and not isinstance(value, bool) else None
+
+
+def _response_headers(response: UpstreamResponse) -> list[tuple[bytes, bytes]]:
+    return [(k.lower(), v) for k, v in response.headers if k.lower() not in _DROP_RESPONSE]
+
+
+async def _send(send: Send, message: Message) -> None:
+    try:
+        await send(message)
+    except OSError as exc:  # uvicorn raises ClientDisconnected (an OSError) after a disconnect
+        raise ClientGone from exc
+
+
+async def _respond(send: Send, status: int, body: bytes) -> None:
+    headers = [*_JSON, (b"content-length", str(len(body)).encode())]
+    try:
+        await send({"type": "http.response.start", "status": status, "headers": headers})
+        await send({"type": "http.response.body", "body": body, "more_body": False})
+    except OSError:
+        pass

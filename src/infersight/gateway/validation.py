@@ -1,0 +1,122 @@
+"""Checks an OpenAI request body before it is forwarded: a wrong field gets a 400 naming it."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any
+
+
+class RequestError(Exception):
+    """A client error the gateway answers itself (never forwarded)."""
+
+    def __init__(self, status: int, message: str, *, param: str | None = None) -> None:
+        super().__init__(message)
+        self.status = status
+        self.param = param
+
+
+@dataclass(frozen=True, slots=True)
+class ParsedRequest:
+    body: dict[str, Any]
+    body_bytes: bytes
+    model: str
+    stream: bool
+    client_wants_usage: bool
+
+
+_TYPE_NAMES = {
+    str: "a string",
+    bool: "a boolean",
+    int: "an integer",
+    float: "a number",
+    list: "an array",
+    dict: "an object",
+}
+
+
+def _expect(body: dict[str, Any], key: str, types: tuple[type, ...], where: str = "") -> None:
+    if key not in body or body[key] is None:
+        return
+    value = body[key]
+    ok = isinstance(value, types) and not (isinstance(value, bool) and bool not in types)
+    if not ok:
+        names = " or ".join(_TYPE_NAMES.get(t, t.__name__) for t in types)
+        got = type(value).__name__ if value is not None else "null"
+        raise RequestError(400, f"'{where}{key}' must be {names}, got {got}", param=where + key)
+
+
+def parse_request(raw: bytes, route: str) -> ParsedRequest:
+    """Validate the fields the gateway relies on; other fields pass through untouched."""
+    try:
+        body = json.loads(raw)
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise RequestError(400, f"request body is not valid JSON: {exc}") from None
+    if not isinstance(body, dict):
+        raise RequestError(400, "request body must be a JSON object")
+    _expect(body, "model", (str,))
+    _expect(body, "stream", (bool,))
+    _expect(body, "max_tokens", (int,))
+    _expect(body, "max_completion_tokens", (int,))
+    _expect(body, "temperature", (int, float))
+    _expect(body, "stream_options", (dict,))
+    if route == "chat":
+        if "messages" not in body:
+            raise RequestError(400, "'messages' is required", param="messages")
+        _expect(body, "messages", (list,))
+        for i, message in enumerate(body["messages"]):
+            if not isinstance(message, dict):
+                raise RequestError(
+                    400, f"'messages[{i}]' must be an object", param=f"messages[{i}]"
+                )
+            if not isinstance(message.get("role"), str):
+                raise RequestError(
+                    400, f"'messages[{i}].role' must be a string", param=f"messages[{i}].role"
+                )
+    elif route == "completions":
+        if "prompt" not in body:
+            raise RequestError(400, "'prompt' is required", param="prompt")
+        _expect(body, "prompt", (str, list))
+    stream = bool(body.get("stream", False))
+    options = body.get("stream_options") or {}
+    _expect(options, "include_usage", (bool,), "stream_options.")
+    return ParsedRequest(
+        body=body,
+        body_bytes=raw,
+        model=body.get("model") or "",
+        stream=stream,
+        client_wants_usage=bool(options.get("include_usage", False)),
+    )
+
+
+def with_usage_requested(req: ParsedRequest) -> bytes | None:
+    """The body re-encoded with stream_options.include_usage, or None if nothing changes."""
+    if not req.stream or req.client_wants_usage:
+        return None
+    body = dict(req.body)
+    body["stream_options"] = {**(req.body.get("stream_options") or {}), "include_usage": True}
+    return json.dumps(body, separators=(",", ":")).encode()
+
+
+def prompt_text(body: dict[str, Any]) -> str:
+    """The prompt as plain text (chat messages joined by newlines), for capture and estimates."""
+    if isinstance(body.get("messages"), list):
+        parts: list[str] = []
+        for message in body["messages"]:
+            content = message.get("content") if isinstance(message, dict) else None
+            if isinstance(content, str):
+                parts.append(content)
+            elif isinstance(content, list):
+                parts.extend(str(p.get("text", "")) for p in content if isinstance(p, dict))
+        return "\n".join(parts)
+    prompt = body.get("prompt")
+    if isinstance(prompt, str):
+        return prompt
+    if isinstance(prompt, list):
+        return "\n".join(p for p in prompt if isinstance(p, str))
+    return ""
+
+
+def estimate_tokens(text: str) -> int:
+    """A rough token count (about 4 characters a token) for upstreams that report no usage."""
+    return max(1, round(len(text) / 4)) if text else 0

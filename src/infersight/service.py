@@ -1,0 +1,192 @@
+"""Assembles and runs the gateway process: store, record writer, upstream router, metrics,
+the ASGI app under uvicorn, and any daemons. Used by `infersight run`, `demo`, tests and
+benchmarks (in-process or on a background thread)."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import socket
+import threading
+from collections.abc import Sequence
+from typing import Any
+
+import uvicorn
+
+from infersight.clock import SystemClock
+from infersight.core.clock import Clock
+from infersight.daemons import Daemon
+from infersight.exporters.prometheus import GatewayMetrics
+from infersight.gateway.app import GatewayApp, create_app
+from infersight.gateway.routing import UpstreamRouter
+from infersight.settings import Settings
+from infersight.store.base import Store
+from infersight.store.factory import open_store
+from infersight.store.writer import BatchWriter
+
+log = logging.getLogger(__name__)
+
+
+def bind_socket(host: str, port: int) -> socket.socket:
+    """A listening TCP socket; port 0 picks a free one. A taken port raises a clear OSError."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((host, port))
+    except OSError as exc:
+        sock.close()
+        raise OSError(
+            f"cannot listen on {host}:{port}: {exc.strerror or exc} "
+            "(choose another port with --port or gateway.port)"
+        ) from exc
+    sock.listen(2048)
+    sock.setblocking(False)
+    return sock
+
+
+class GatewayService:
+    """One running gateway. `await start()`, then `await stop()` (flushes every record)."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        clock: Clock | None = None,
+        store: Store | None = None,
+        daemons: Sequence[Daemon] = (),
+    ) -> None:
+        self.settings = settings
+        self.clock: Clock = clock or SystemClock()
+        self.store: Store = store if store is not None else open_store(settings.store)
+        self.writer = BatchWriter(self.store, settings.store.writer)
+        self.metrics = GatewayMetrics()
+        self.metrics.extra_counters["infersight_records_written"] = (
+            "Request records written to the store.",
+            lambda: float(self.writer.written_total),
+        )
+        self.metrics.extra_counters["infersight_records_dropped"] = (
+            "Request records dropped because the write queue was full or the store failed.",
+            lambda: float(self.writer.dropped_total),
+        )
+        self.router = UpstreamRouter(
+            settings.upstreams, connect_timeout_s=settings.gateway.connect_timeout_s
+        )
+        self.app: GatewayApp = create_app(
+            settings, sink=self.writer, clock=self.clock, router=self.router, metrics=self.metrics
+        )
+        self.daemons = list(daemons)
+        self._server: uvicorn.Server | None = None
+        self._serve_task: asyncio.Task[None] | None = None
+        self._sock: socket.socket | None = None
+        self.port = 0
+
+    @property
+    def url(self) -> str:
+        host = self.settings.gateway.host
+        return f"http://{host}:{self.port}" if ":" not in host else f"http://[{host}]:{self.port}"
+
+    async def start(self) -> None:
+        self.writer.start()
+        g = self.settings.gateway
+        self._sock = bind_socket(g.host, g.port)
+        self.port = self._sock.getsockname()[1]
+        config = uvicorn.Config(
+            self.app,
+            loop="none",
+            http="httptools",
+            lifespan="off",
+            access_log=False,
+            log_level="warning",
+            timeout_keep_alive=30,
+            backlog=2048,
+        )
+        self._server = uvicorn.Server(config)
+        # The caller owns signals (Ctrl-C): uvicorn must not install its own handlers.
+        self._server.install_signal_handlers = lambda: None  # type: ignore[method-assign]
+        self._serve_task = asyncio.get_running_loop().create_task(
+            self._server.serve(sockets=[self._sock])
+        )
+        while not self._server.started:
+            if self._serve_task.done():
+                self._serve_task.result()
+                raise RuntimeError("the gateway server stopped during start-up")
+            await asyncio.sleep(0.005)
+        for daemon in self.daemons:
+            daemon.start()
+        log.info("gateway listening on %s", self.url)
+
+    async def stop(self) -> None:
+        for daemon in reversed(self.daemons):
+            await daemon.stop()
+        if self._server is not None:
+            self._server.should_exit = True
+        if self._serve_task is not None:
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._serve_task
+        self.router.close()
+        await asyncio.to_thread(self.writer.close)
+        self.store.close()
+
+
+class ThreadedGateway:
+    """A GatewayService on its own event loop in a background thread (tests, benchmarks)."""
+
+    def __init__(self, settings: Settings, **kwargs: Any) -> None:
+        self._settings = settings
+        self._kwargs = kwargs
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._thread: threading.Thread | None = None
+        self._ready = threading.Event()
+        self._error: BaseException | None = None
+        self.service: GatewayService | None = None
+
+    def start(self) -> ThreadedGateway:
+        self._thread = threading.Thread(target=self._run, name="gateway", daemon=True)
+        self._thread.start()
+        self._ready.wait(30)
+        if self._error is not None:
+            raise self._error
+        return self
+
+    def _run(self) -> None:
+        loop = new_event_loop()
+        self._loop = loop
+        try:
+            self.service = GatewayService(self._settings, **self._kwargs)
+            loop.run_until_complete(self.service.start())
+        except BaseException as exc:
+            self._error = exc
+            self._ready.set()
+            return
+        self._ready.set()
+        loop.run_forever()
+        loop.run_until_complete(self.service.stop())
+        loop.close()
+
+    @property
+    def url(self) -> str:
+        assert self.service is not None
+        return self.service.url
+
+    def stop(self) -> None:
+        if self._loop is not None and self._thread is not None:
+            self._loop.call_soon_threadsafe(self._loop.stop)
+            self._thread.join(30)
+
+    def __enter__(self) -> ThreadedGateway:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+
+def new_event_loop() -> asyncio.AbstractEventLoop:
+    """uvloop where available (faster sockets), else the standard loop."""
+    try:
+        import uvloop
+    except ImportError:
+        return asyncio.new_event_loop()
+    loop: asyncio.AbstractEventLoop = uvloop.new_event_loop()
+    return loop

@@ -1,0 +1,346 @@
+"""A small HTTP/1.1 client for the gateway's hot path: pooled keep-alive connections, an
+asyncio Protocol with httptools' C parser, and body chunks handed over with their arrival time.
+
+General-purpose clients (httpx, aiohttp) cost tens of microseconds per request and per chunk;
+a proxy that relays every token pays that many times over. This client does only what the
+gateway needs: send one request, read a response whose body arrives in timestamped pieces,
+and reuse the connection when the exchange ended cleanly.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import ssl
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from urllib.parse import urlsplit
+
+import httptools
+
+# Pause reading from the upstream when this much body is waiting for a slow client.
+_HIGH_WATER_BYTES = 1024 * 1024
+_LOW_WATER_BYTES = 256 * 1024
+
+
+class UpstreamError(Exception):
+    """The exchange with the upstream failed; `kind` is 'connect', 'timeout' or 'protocol'."""
+
+    def __init__(self, kind: str, message: str) -> None:
+        super().__init__(message)
+        self.kind = kind
+
+
+@dataclass(frozen=True, slots=True)
+class Origin:
+    scheme: str
+    host: str
+    port: int
+    base_path: str
+
+    @staticmethod
+    def parse(url: str) -> Origin:
+        parts = urlsplit(url)
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise ValueError(f"not an http(s) URL: {url!r}")
+        port = parts.port or (443 if parts.scheme == "https" else 80)
+        return Origin(parts.scheme, parts.hostname, port, parts.path.rstrip("/"))
+
+    @property
+    def host_header(self) -> str:
+        default = 443 if self.scheme == "https" else 80
+        return self.host if self.port == default else f"{self.host}:{self.port}"
+
+
+class UpstreamResponse:
+    """One response being read. Body pieces are (perf_counter time, bytes)."""
+
+    __slots__ = (
+        "_conn",
+        "_error",
+        "_pending",
+        "_pending_bytes",
+        "_waiter",
+        "complete",
+        "headers",
+        "keep_alive",
+        "status",
+    )
+
+    def __init__(self, conn: _Connection) -> None:
+        self._conn = conn
+        self.status = 0
+        self.headers: list[tuple[bytes, bytes]] = []
+        self.complete = False
+        self.keep_alive = False
+        self._pending: list[tuple[float, bytes]] = []
+        self._pending_bytes = 0
+        self._error: UpstreamError | None = None
+        self._waiter: asyncio.Future[None] | None = None
+
+    def header(self, name: bytes) -> bytes | None:
+        for key, value in self.headers:
+            if key.lower() == name:
+                return value
+        return None
+
+    # -- called by the protocol -------------------------------------------------------------
+    def _wake(self) -> None:
+        waiter = self._waiter
+        if waiter is not None and not waiter.done():
+            waiter.set_result(None)
+
+    def _on_body(self, data: bytes) -> None:
+        self._pending.append((time.perf_counter(), data))
+        self._pending_bytes += len(data)
+        if self._pending_bytes > _HIGH_WATER_BYTES:
+            self._conn.pause()
+        self._wake()
+
+    def _on_complete(self) -> None:
+        self.complete = True
+        self._wake()
+
+    def fail(self, error: UpstreamError) -> None:
+        """End the read with an error (connection lost, client gone, timeout)."""
+        if self._error is None and not self.complete:
+            self._error = error
+        self._wake()
+
+    # -- called by the consumer -------------------------------------------------------------
+    async def next_chunks(self, timeout_s: float) -> list[tuple[float, bytes]]:
+        """The body pieces that arrived since the last call; [] once the body is complete.
+
+        Raises UpstreamError when the connection fails or nothing arrives for timeout_s.
+        """
+        while not self._pending:
+            if self._error is not None:
+                raise self._error
+            if self.complete:
+                return []
+            loop = asyncio.get_running_loop()
+            self._waiter = waiter = loop.create_future()
+            handle = loop.call_later(timeout_s, _expire, waiter)
+            try:
+                await waiter
+            finally:
+                handle.cancel()
+                self._waiter = None
+        chunks, self._pending = self._pending, []
+        if self._pending_bytes > _LOW_WATER_BYTES:
+            self._conn.resume()
+        self._pending_bytes = 0
+        return chunks
+
+    async def read_all(self, timeout_s: float, limit_bytes: int = 64 * 1024 * 1024) -> bytes:
+        parts: list[bytes] = []
+        size = 0
+        while chunks := await self.next_chunks(timeout_s):
+            for _, data in chunks:
+                parts.append(data)
+                size += len(data)
+            if size > limit_bytes:
+                raise UpstreamError("protocol", f"response body larger than {limit_bytes} bytes")
+        return b"".join(parts)
+
+    def close(self) -> None:
+        """Finish the exchange: reuse the connection if it ended cleanly, else close it."""
+        self._conn.finish(self)
+
+
+def _expire(waiter: asyncio.Future[None]) -> None:
+    if not waiter.done():
+        waiter.set_exception(UpstreamError("timeout", "no data from upstream in time"))
+
+
+class _Connection(asyncio.Protocol):
+    def __init__(self, pool: ConnectionPool) -> None:
+        self.pool = pool
+        self.transport: asyncio.Transport | None = None
+        self.response: UpstreamResponse | None = None
+        self.parser: httptools.HttpResponseParser | None = None
+        self.closed = False
+        self._paused = False
+
+    # protocol callbacks
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        assert isinstance(transport, asyncio.Transport)
+        self.transport = transport
+
+    def data_received(self, data: bytes) -> None:
+        if self.parser is None:  # bytes outside any exchange: the connection is not reusable
+            self.abort()
+            return
+        try:
+            self.parser.feed_data(data)
+        except httptools.HttpParserError as exc:
+            if self.response is not None:
+                self.response.fail(UpstreamError("protocol", f"malformed HTTP response: {exc}"))
+            self.abort()
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self.closed = True
+        response = self.response
+        if response is not None and not response.complete:
+            if self.parser is not None and response.status:
+                # a body delimited by connection close ends here
+                with contextlib.suppress(httptools.HttpParserError):
+                    self.parser.feed_data(b"")
+            if not response.complete:
+                reason = f": {exc}" if exc else ""
+                response.fail(UpstreamError("protocol", f"upstream closed the connection{reason}"))
+
+    # httptools parser callbacks
+    def on_header(self, name: bytes, value: bytes) -> None:
+        assert self.response is not None
+        self.response.headers.append((name, value))
+
+    def on_headers_complete(self) -> None:
+        assert self.response is not None and self.parser is not None
+        self.response.status = self.parser.get_status_code()
+        self.response.keep_alive = self.parser.should_keep_alive()
+        self.response._wake()
+
+    def on_body(self, body: bytes) -> None:
+        assert self.response is not None
+        self.response._on_body(body)
+
+    def on_message_complete(self) -> None:
+        assert self.response is not None
+        self.response._on_complete()
+
+    # used by the pool / response
+    def send(self, request: bytes) -> UpstreamResponse:
+        assert self.transport is not None
+        self.response = UpstreamResponse(self)
+        self.parser = httptools.HttpResponseParser(self)
+        self.transport.write(request)
+        return self.response
+
+    def pause(self) -> None:
+        if not self._paused and self.transport is not None:
+            self._paused = True
+            self.transport.pause_reading()
+
+    def resume(self) -> None:
+        if self._paused and self.transport is not None and not self.closed:
+            self._paused = False
+            self.transport.resume_reading()
+
+    def abort(self) -> None:
+        self.closed = True
+        if self.transport is not None:
+            self.transport.abort()
+
+    def finish(self, response: UpstreamResponse) -> None:
+        if response is not self.response:
+            return
+        reusable = response.complete and response.keep_alive and not self.closed
+        self.response = None
+        self.parser = None
+        if reusable:
+            self.resume()
+            self.pool.release(self)
+        else:
+            self.abort()
+
+
+class ConnectionPool:
+    """Keep-alive connections to one origin. Idle connections are reused newest first."""
+
+    def __init__(self, origin: Origin, *, connect_timeout_s: float, max_idle: int = 512) -> None:
+        self.origin = origin
+        self.connect_timeout_s = connect_timeout_s
+        self.max_idle = max_idle
+        self._idle: list[_Connection] = []
+        self._ssl: ssl.SSLContext | None = (
+            ssl.create_default_context() if origin.scheme == "https" else None
+        )
+
+    async def _connect(self) -> _Connection:
+        loop = asyncio.get_running_loop()
+        try:
+            _, proto = await asyncio.wait_for(
+                loop.create_connection(
+                    lambda: _Connection(self), self.origin.host, self.origin.port, ssl=self._ssl
+                ),
+                self.connect_timeout_s,
+            )
+        except TimeoutError as exc:
+            raise UpstreamError(
+                "timeout", f"connecting took longer than {self.connect_timeout_s:g}s"
+            ) from exc
+        except OSError as exc:
+            raise UpstreamError("connect", f"cannot connect: {exc.strerror or exc}") from exc
+        return proto
+
+    async def send(
+        self,
+        method: str,
+        path: str,
+        headers: Sequence[tuple[bytes, bytes]],
+        body: bytes,
+        *,
+        header_timeout_s: float,
+    ) -> UpstreamResponse:
+        """Send a request and wait for the response's status line and headers.
+
+        A reused keep-alive connection that the upstream had already closed fails before any
+        byte of response; the request is then sent once more on a fresh connection.
+        """
+        target = self.origin.base_path + path
+        head = [
+            f"{method} {target} HTTP/1.1\r\nHost: {self.origin.host_header}\r\n"
+            f"Content-Length: {len(body)}\r\n".encode("latin-1")
+        ]
+        for name, value in headers:
+            head.append(name + b": " + value + b"\r\n")
+        head.append(b"\r\n")
+        payload = b"".join(head) + body
+        while self._idle:
+            conn = self._idle.pop()
+            if conn.closed:
+                continue
+            response = conn.send(payload)
+            try:
+                await wait_headers(response, header_timeout_s)
+                return response
+            except UpstreamError as exc:
+                conn.abort()
+                if exc.kind != "protocol" or response.status:
+                    raise
+        conn = await self._connect()
+        response = conn.send(payload)
+        try:
+            await wait_headers(response, header_timeout_s)
+        except UpstreamError:
+            conn.abort()
+            raise
+        return response
+
+    def release(self, conn: _Connection) -> None:
+        if len(self._idle) < self.max_idle:
+            self._idle.append(conn)
+        else:
+            conn.abort()
+
+    def close(self) -> None:
+        for conn in self._idle:
+            conn.abort()
+        self._idle.clear()
+
+
+async def wait_headers(response: UpstreamResponse, timeout_s: float) -> None:
+    """Wait until the status line and headers arrived (or the read failed)."""
+    while not response.status:
+        if response._error is not None:
+            raise response._error
+        loop = asyncio.get_running_loop()
+        response._waiter = waiter = loop.create_future()
+        handle = loop.call_later(timeout_s, _expire, waiter)
+        try:
+            await waiter
+        finally:
+            handle.cancel()
+            response._waiter = None
