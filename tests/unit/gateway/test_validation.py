@@ -1,0 +1,79 @@
+"""Request validation names the offending field; the usage option is injected only when needed."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from infersight.gateway.validation import (
+    RequestError,
+    estimate_tokens,
+    parse_request,
+    prompt_text,
+    with_usage_requested,
+)
+
+
+def body(**fields: object) -> bytes:
+    return json.dumps(fields).encode()
+
+
+@pytest.mark.parametrize(
+    ("raw", "param", "fragment"),
+    [
+        (b"{not json", None, "not valid JSON"),
+        (b"[1, 2]", None, "JSON object"),
+        (body(model=3, messages=[]), "model", "'model' must be a string, got int"),
+        (body(model="m", messages="hi"), "messages", "'messages' must be an array"),
+        (body(model="m"), "messages", "'messages' is required"),
+        (body(model="m", messages=[1]), "messages[0]", "'messages[0]' must be an object"),
+        (body(model="m", messages=[{"content": "x"}]), "messages[0].role", "role"),
+        (body(model="m", messages=[], stream="yes"), "stream", "must be a boolean"),
+        (body(model="m", messages=[], max_tokens=True), "max_tokens", "an integer, got bool"),
+        (
+            body(model="m", messages=[], stream_options={"include_usage": 1}),
+            "stream_options.include_usage",
+            "boolean",
+        ),
+    ],
+)
+def test_bad_chat_requests(raw: bytes, param: str | None, fragment: str) -> None:
+    with pytest.raises(RequestError) as info:
+        parse_request(raw, "chat")
+    assert info.value.status == 400
+    assert info.value.param == param
+    assert fragment in str(info.value)
+
+
+def test_completions_need_a_prompt() -> None:
+    with pytest.raises(RequestError, match="'prompt' is required"):
+        parse_request(body(model="m"), "completions")
+    req = parse_request(body(model="m", prompt=["a", "b"]), "completions")
+    assert prompt_text(req.body) == "a\nb"
+
+
+def test_usage_injected_only_for_streams_that_did_not_ask() -> None:
+    plain = parse_request(body(model="m", messages=[], stream=False), "chat")
+    assert with_usage_requested(plain) is None
+    asked = parse_request(
+        body(model="m", messages=[], stream=True, stream_options={"include_usage": True}), "chat"
+    )
+    assert asked.client_wants_usage
+    assert with_usage_requested(asked) is None
+    bare = parse_request(body(model="m", messages=[], stream=True), "chat")
+    injected = with_usage_requested(bare)
+    assert injected is not None
+    assert json.loads(injected)["stream_options"] == {"include_usage": True}
+
+
+def test_prompt_text_and_estimate() -> None:
+    b = {
+        "messages": [
+            {"role": "user", "content": "hello there"},
+            {"role": "user", "content": [{"type": "text", "text": "x"}]},
+        ]
+    }
+    assert prompt_text(b) == "hello there\nx"
+    assert estimate_tokens("") == 0
+    assert estimate_tokens("abcdefgh") == 2
