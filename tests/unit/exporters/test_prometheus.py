@@ -31,7 +31,16 @@ def test_histograms_counters_and_itl_gaps() -> None:
     m = GatewayMetrics()
     timing = stream_timing(0.0, 0.5, [0.1, 0.2, 0.3, 0.5], output_tokens=4)
     m.observe(record(), timing)
-    m.observe(record(status=502, error_class="upstream_unreachable", ttft_s=None), None)
+    m.observe(
+        record(
+            status=502,
+            error_class="upstream_unreachable",
+            ttft_s=None,
+            prompt_tokens=None,
+            completion_tokens=None,
+        ),
+        None,
+    )
     m.in_flight["u"] = 3
     s = samples(m)
     mu = (("model", "m"), ("upstream", "u"))
