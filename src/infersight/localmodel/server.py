@@ -64,13 +64,18 @@ def find_model_path() -> Path:
     return path
 
 
-def check_available() -> Path:
-    """Raise `LocalModelUnavailable` unless both the runtime and the weights are installed."""
+def check_runtime() -> None:
+    """Raise `LocalModelUnavailable` unless llama-cpp-python is installed."""
     if importlib.util.find_spec("llama_cpp") is None:
         raise LocalModelUnavailable(
             f"the local model runtime is not installed (package llama-cpp-python[server]): "
             f"{INSTALL_HINT}"
         )
+
+
+def check_available() -> Path:
+    """The GGUF path; `LocalModelUnavailable` unless both the runtime and the weights exist."""
+    check_runtime()
     return find_model_path()
 
 
@@ -187,7 +192,10 @@ class LocalModelServer:
         """
         if self.running:
             return
-        self.model_path = self.model_path or check_available()
+        if self.model_path is None:
+            self.model_path = check_available()
+        else:
+            check_runtime()
         if not self.model_path.is_file():
             raise LocalModelUnavailable(f"the local model file {self.model_path} does not exist")
         if self.port is None:
