@@ -9,7 +9,7 @@ import contextlib
 import logging
 import socket
 import threading
-from collections.abc import Sequence
+from collections.abc import Generator, Sequence
 from typing import Any
 
 import uvicorn
@@ -44,6 +44,14 @@ def bind_socket(host: str, port: int) -> socket.socket:
     sock.listen(2048)
     sock.setblocking(False)
     return sock
+
+
+class _Server(uvicorn.Server):
+    """uvicorn without its signal handlers: the command that runs the service owns Ctrl-C."""
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Generator[None, None, None]:
+        yield
 
 
 class GatewayService:
@@ -102,9 +110,7 @@ class GatewayService:
             timeout_keep_alive=30,
             backlog=2048,
         )
-        self._server = uvicorn.Server(config)
-        # The caller owns signals (Ctrl-C): uvicorn must not install its own handlers.
-        self._server.install_signal_handlers = lambda: None  # type: ignore[method-assign]
+        self._server = _Server(config)
         self._serve_task = asyncio.get_running_loop().create_task(
             self._server.serve(sockets=[self._sock])
         )

@@ -63,7 +63,7 @@ _JSON: Final = [(b"content-type", b"application/json")]
 
 
 class RecordSink(Protocol):
-    def submit(self, record: RequestRecord) -> None: ...
+    def submit(self, record: RequestRecord) -> object: ...
 
 
 class ClientGone(Exception):

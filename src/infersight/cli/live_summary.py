@@ -1,0 +1,70 @@
+"""The live terminal summary that `infersight demo` shows while it runs."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+
+from rich.console import Group, RenderableType
+from rich.table import Table
+from rich.text import Text
+
+from infersight.service import GatewayService
+from infersight.store.base import RequestSummary
+
+WINDOW_S = 300.0
+
+
+def _ms(values: dict[float, float], q: float) -> str:
+    v = values.get(q)
+    return "-" if v is None else f"{v * 1000:.0f}"
+
+
+def summary_table(rows: list[RequestSummary], window_s: float) -> Table:
+    table = Table(title=f"last {window_s / 60:.0f} min, by model", title_justify="left")
+    for col in ("model", "requests", "errors", "TTFT p50/p95 ms", "ITL p50/p95 ms",
+                "TPOT p50 ms", "E2E p50/p95 ms", "tokens/s"):  # fmt: skip
+        table.add_column(col, justify="left" if col == "model" else "right")
+    for row in rows:
+        model = dict(row.group).get("model") or "-"
+        table.add_row(
+            model,
+            str(row.requests),
+            f"{row.error_rate:.1%}",
+            f"{_ms(row.ttft_s, 0.5)} / {_ms(row.ttft_s, 0.95)}",
+            f"{_ms(row.itl_s, 0.5)} / {_ms(row.itl_s, 0.95)}",
+            _ms(row.tpot_s, 0.5),
+            f"{_ms(row.e2e_s, 0.5)} / {_ms(row.e2e_s, 0.95)}",
+            f"{row.throughput_tokens_per_s:.1f}",
+        )
+    return table
+
+
+class LiveSummary:
+    """Renders the gateway's recent numbers from the store (queried off the event loop)."""
+
+    def __init__(self, service: GatewayService, header: list[str]) -> None:
+        self.service = service
+        self.header = header
+        self.extra: list[str] = []
+
+    async def render(self) -> RenderableType:
+        now = time.time()
+        store = self.service.store
+        rows = await asyncio.to_thread(
+            store.summarize, now - WINDOW_S, now, group_by=("model",), sources=("user", "demo")
+        )
+        writer = self.service.writer
+        status = Text(
+            f"in flight {self.service.app.proxy.in_flight} · records written "
+            f"{writer.written_total} · dropped {writer.dropped_total}",
+            style="dim",
+        )
+        parts: list[RenderableType] = [Text(line) for line in self.header]
+        if rows:
+            parts.append(summary_table(rows, WINDOW_S))
+        else:
+            parts.append(Text("waiting for the first requests...", style="yellow"))
+        parts.extend(Text(line, style="dim") for line in self.extra)
+        parts.append(status)
+        return Group(*parts)

@@ -1,0 +1,116 @@
+"""`infersight demo`: the embedded model, the gateway in front of it, generated traffic and a
+live summary, stopped cleanly by Ctrl-C (or after --duration seconds)."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+
+from rich.console import Console
+from rich.live import Live
+
+from infersight.cli._common import fail
+from infersight.cli.live_summary import LiveSummary
+from infersight.cli.run_cmd import local_upstream, wait_for_signal
+from infersight.demo.traffic import TrafficGenerator
+from infersight.localmodel.server import (
+    LocalModelError,
+    LocalModelServer,
+    LocalModelUnavailable,
+    check_available,
+)
+from infersight.service import GatewayService
+from infersight.settings import Settings
+
+log = logging.getLogger(__name__)
+REFRESH_S = 2.0
+
+
+async def run_demo(
+    settings: Settings, *, scenario: str, duration_s: float | None, live: bool
+) -> int:
+    console = Console()
+    try:
+        check_available()
+    except LocalModelUnavailable as exc:
+        return fail(str(exc))
+    model = LocalModelServer(n_threads=settings.demo.model_threads)
+    with console.status("starting the embedded model (SmolLM2-135M-Instruct on llama.cpp)..."):
+        try:
+            await asyncio.to_thread(model.start)
+        except LocalModelError as exc:
+            return fail(str(exc))
+    service: GatewayService | None = None
+    traffic: TrafficGenerator | None = None
+    try:
+        settings = local_upstream(settings, model.url, model.model_name)
+        service = GatewayService(settings)
+        try:
+            await service.start()
+        except OSError as exc:
+            return fail(str(exc))
+        d = settings.demo
+        traffic = TrafficGenerator(
+            service.clock,
+            service.url,
+            rate_per_s=d.rate_per_s,
+            concurrency=d.concurrency,
+            max_tokens=d.max_tokens,
+            model=model.model_name,
+            scenario=scenario,
+        )
+        traffic.start()
+        header = [
+            f"infersight demo · gateway {service.url}/v1 · metrics {service.url}/metrics",
+            f"model {model.model_name} (llama.cpp at {model.url}) · records in "
+            f"{settings.store.path} · scenario {scenario} · Ctrl-C stops",
+        ]
+        summary = LiveSummary(service, header)
+        await _show(console, summary, traffic, live=live, duration_s=duration_s)
+        return 0
+    finally:
+        if traffic is not None:
+            await traffic.stop()
+        if service is not None:
+            await service.stop()
+            console.print(f"stopped; {service.writer.written_total} records written")
+        await asyncio.to_thread(model.stop)
+
+
+async def _show(
+    console: Console,
+    summary: LiveSummary,
+    traffic: TrafficGenerator,
+    *,
+    live: bool,
+    duration_s: float | None,
+) -> None:
+    stop = asyncio.create_task(wait_for_signal(duration_s))
+    try:
+        if not live:
+            for line in summary.header:
+                console.print(line, highlight=False)
+            while not stop.done():
+                await asyncio.wait({stop}, timeout=10.0)
+                s = traffic.stats()
+                log.info(
+                    "demo traffic: sent %d ok %d failed %d",
+                    s.sent_total,
+                    s.ok_total,
+                    s.failed_total,
+                )
+            return
+        with Live(await summary.render(), console=console, refresh_per_second=1) as view:
+            while not stop.done():
+                await asyncio.wait({stop}, timeout=REFRESH_S)
+                s = traffic.stats()
+                summary.extra = [
+                    f"demo traffic: sent {s.sent_total}, ok {s.ok_total}, failed {s.failed_total}"
+                    + (f" (last error: {s.last_error})" if s.last_error else "")
+                ]
+                view.update(await summary.render())
+    finally:
+        stop.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await stop
