@@ -1,0 +1,146 @@
+"""`infersight config init|check|show` through the real entry point."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import pytest
+import yaml
+
+from infersight.cli.main import main
+from infersight.settings import Settings
+
+
+@pytest.fixture(autouse=True)
+def _clean(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    for name in list(os.environ):
+        if name.upper().startswith("INFERSIGHT_"):
+            monkeypatch.delenv(name)
+
+
+def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
+    code = main(["config", *argv])
+    out, err = capsys.readouterr()
+    assert "Traceback" not in out + err
+    return code, out, err
+
+
+def test_init_writes_a_file_that_check_accepts(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, out, _ = run(capsys, "init")
+    assert code == 0
+    assert "infersight.yaml" in out
+    assert (tmp_path / "infersight.yaml").read_text().startswith("# infersight configuration")
+    code, out, err = run(capsys, "check")
+    assert (code, err) == (0, "")
+    assert out.strip() == "OK: infersight.yaml is valid"
+    code, out, _ = run(capsys, "check", "--config", "infersight.yaml")
+    assert code == 0
+
+
+def test_init_refuses_to_overwrite_without_force(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    target = tmp_path / "mine.yaml"
+    target.write_text("gateway:\n  port: 1\n")
+    code, _, err = run(capsys, "init", "--path", str(target))
+    assert code == 1
+    assert "already exists" in err
+    assert "--force" in err
+    assert target.read_text() == "gateway:\n  port: 1\n"
+    code, _, _ = run(capsys, "init", "--path", str(target), "--force")
+    assert code == 0
+    assert "# infersight configuration" in target.read_text()
+
+
+def test_init_into_missing_directory(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    code, _, err = run(capsys, "init", "--path", str(tmp_path / "no" / "such" / "x.yaml"))
+    assert code == 2
+    assert "cannot write" in err
+
+
+def test_check_bad_file_exits_2_with_dotted_paths(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (tmp_path / "bad.yaml").write_text(
+        "gateway:\n  port: 70000\nupstreams:\n  - url: http://a:1\n  - url: nope\n"
+    )
+    code, out, err = run(capsys, "check", "--config", "bad.yaml")
+    assert code == 2
+    assert out == ""
+    assert "bad.yaml:2: gateway.port: must be <= 65535, got 70000" in err
+    assert "bad.yaml:5: upstreams[1].url: must start with http:// or https://" in err
+    assert "2 problems" in err
+
+
+def test_check_yaml_syntax_error(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    (tmp_path / "syn.yaml").write_text("gateway:\n  port: [1, 2\n")
+    code, _, err = run(capsys, "check", "--config", "syn.yaml")
+    assert code == 2
+    assert err.startswith("syn.yaml:")
+    assert "invalid YAML" in err
+
+
+def test_check_missing_file_suggests_init(capsys: pytest.CaptureFixture[str]) -> None:
+    code, _, err = run(capsys, "check", "--config", "absent.yaml")
+    assert code == 2
+    assert "absent.yaml" in err
+    assert "infersight config init" in err
+
+
+def test_check_without_file_validates_the_defaults(capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = run(capsys, "check")
+    assert code == 0
+    assert out.startswith("OK: no infersight.yaml here")
+
+
+def test_check_reports_bad_env_var(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("INFERSIGHT_GATEWAY__PROT", "1")
+    code, _, err = run(capsys, "check")
+    assert code == 2
+    assert "INFERSIGHT_GATEWAY__PROT" in err
+    assert "did you mean 'port'?" in err
+
+
+def test_show_prints_effective_values_with_env_override(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (tmp_path / "c.yaml").write_text("gateway:\n  port: 1111\n  host: 0.0.0.0\n")
+    monkeypatch.setenv("INFERSIGHT_GATEWAY__PORT", "9000")
+    monkeypatch.setenv("INFERSIGHT_STORE__WRITER__BATCH_SIZE", "7")
+    code, out, _ = run(capsys, "show", "--config", "c.yaml")
+    assert code == 0
+    assert out.startswith("# effective configuration: defaults < c.yaml < environment (")
+    shown = Settings.model_validate(yaml.safe_load(out))
+    assert (shown.gateway.port, shown.gateway.host) == (9000, "0.0.0.0")
+    assert shown.store.writer.batch_size == 7
+    assert shown.demo == Settings().demo
+
+
+def test_show_json(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    monkeypatch.setenv("INFERSIGHT_LOG_LEVEL", "debug")
+    code, out, _ = run(capsys, "show", "--format", "json")
+    assert code == 0
+    data = json.loads(out)
+    assert data["log_level"] == "debug"
+    assert data["gateway"]["port"] == 8400
+
+
+def test_show_bad_file_exits_2(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    (tmp_path / "infersight.yaml").write_text("- not\n- a mapping\n")
+    code, out, err = run(capsys, "show")
+    assert (code, out) == (2, "")
+    assert "the top level must be a mapping" in err
+
+
+def test_bare_config_prints_usage(capsys: pytest.CaptureFixture[str]) -> None:
+    code, _, err = run(capsys)
+    assert code == 2
+    assert "init" in err
+    assert "check" in err
