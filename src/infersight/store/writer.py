@@ -1,0 +1,246 @@
+"""BatchWriter: the gateway's only path to the store, off the event loop.
+
+`submit()` is called on the event loop for every request. It appends to a bounded deque under a
+lock held only for that append, and never waits on or touches the store: a dedicated thread
+takes batches and writes each with one `write_records` call (one transaction). A batch goes out
+when `batch_size` records are waiting or `flush_interval_s` has passed since the last write.
+
+When the queue is full the record is dropped and counted (`dropped_total`); the writer thread
+logs a rate-limited warning, so even the warning costs the caller no I/O. A failed write is
+retried with exponential backoff, then the batch is dropped, counted and logged; nothing raises
+into the caller. `close()` writes everything still queued before the thread stops.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections import deque
+
+from infersight.core.records import RequestRecord
+from infersight.settings import WriterSettings
+from infersight.store.base import Store
+
+log = logging.getLogger(__name__)
+
+DROP_WARNING_INTERVAL_S = 10.0
+
+
+class BatchWriter:
+    """Batches RequestRecords into a Store from one background thread.
+
+    Counters (read from any thread): `written_total`, `batches_total`, `dropped_total`
+    (queue full, after close, or given up after retries), `write_failures_total` (failed write
+    attempts, retried or not), and the `queue_depth` property.
+    """
+
+    def __init__(
+        self,
+        store: Store,
+        settings: WriterSettings,
+        *,
+        retry_attempts: int = 3,
+        retry_backoff_s: float = 0.1,
+    ) -> None:
+        if retry_attempts < 0:
+            raise ValueError(f"retry_attempts must be >= 0, got {retry_attempts}")
+        self.store = store
+        self.batch_size = settings.batch_size
+        self.flush_interval_s = settings.flush_interval_s
+        self.queue_size = settings.queue_size
+        self.retry_attempts = retry_attempts
+        self.retry_backoff_s = retry_backoff_s
+        self.written_total = 0
+        self.batches_total = 0
+        self.dropped_total = 0
+        self.write_failures_total = 0
+        self._queue: deque[RequestRecord] = deque()
+        self._cond = threading.Condition(threading.Lock())
+        self._thread: threading.Thread | None = None
+        self._closing = False
+        self._closed = False
+        self._flush_requested = False
+        self._accepted = 0  # records ever queued
+        self._done = 0  # records ever taken off the queue and finished (written or dropped)
+        self._dropped_full = 0  # drops because the queue was full or the writer closed
+        self._dropped_full_reported = 0
+        self._last_drop_warning = -DROP_WARNING_INTERVAL_S
+
+    @property
+    def queue_depth(self) -> int:
+        return len(self._queue)
+
+    def start(self) -> None:
+        """Start the writer thread; idempotent."""
+        with self._cond:
+            if self._closed or self._closing:
+                raise RuntimeError("BatchWriter was closed; create a new one")
+            if self._thread is not None:
+                return
+            self._thread = threading.Thread(
+                target=self._run, name="infersight-store-writer", daemon=True
+            )
+        self._thread.start()
+
+    def submit(self, record: RequestRecord) -> bool:
+        """Queue one record; never blocks on I/O. Returns False if it was dropped."""
+        with self._cond:
+            if self._closing or len(self._queue) >= self.queue_size:
+                self.dropped_total += 1
+                self._dropped_full += 1
+                return False
+            self._queue.append(record)
+            self._accepted += 1
+            if len(self._queue) >= self.batch_size:
+                self._cond.notify_all()
+        return True
+
+    def flush(self, timeout_s: float | None = None) -> bool:
+        """Write everything submitted so far; True once done, False if `timeout_s` ran out.
+
+        Blocks the calling thread: on the event loop use `await asyncio.to_thread(w.flush)`.
+        Without a running thread the records are written on the calling thread.
+        """
+        if self._thread is None:
+            self._drain_inline()
+            return True
+        deadline = None if timeout_s is None else time.monotonic() + timeout_s
+        with self._cond:
+            target = self._accepted
+            self._flush_requested = True
+            self._cond.notify_all()
+            while self._done < target:
+                remaining = None if deadline is None else deadline - time.monotonic()
+                if remaining is not None and remaining <= 0:
+                    return False
+                self._cond.wait(remaining)
+        return True
+
+    def close(self, timeout_s: float | None = None) -> None:
+        """Write everything queued, then stop the thread; idempotent. Does not close the store."""
+        with self._cond:
+            if self._closed:
+                return
+            self._closing = True
+            self._cond.notify_all()
+        if self._thread is not None:
+            self._thread.join(timeout_s)
+            if self._thread.is_alive():
+                log.error(
+                    "store writer: still writing after %.1f s at close; %d records queued",
+                    timeout_s,
+                    len(self._queue),
+                )
+                return
+        else:
+            self._drain_inline()
+        self._report_drops(force=True)
+        self._closed = True
+
+    def __enter__(self) -> BatchWriter:
+        self.start()
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    # -- writer side ----------------------------------------------------------------------
+
+    def _run(self) -> None:
+        last_write = time.monotonic()
+        while True:
+            with self._cond:
+                if not self._should_write(last_write):
+                    self._cond.wait(self._wait_s(last_write))
+                ready = self._should_write(last_write)
+                batch = self._take_batch() if ready else []
+                finishing = self._closing and not self._queue
+            if batch:
+                self._write(batch)
+            if ready:
+                last_write = time.monotonic()
+            self._report_drops()
+            if finishing:
+                return
+
+    def _should_write(self, last_write: float) -> bool:
+        return (
+            self._closing
+            or self._flush_requested
+            or len(self._queue) >= self.batch_size
+            or (bool(self._queue) and time.monotonic() - last_write >= self.flush_interval_s)
+        )
+
+    def _wait_s(self, last_write: float) -> float:
+        due = last_write + self.flush_interval_s - time.monotonic()
+        return max(due, 0.001) if self._queue else self.flush_interval_s
+
+    def _take_batch(self) -> list[RequestRecord]:
+        count = min(self.batch_size, len(self._queue))
+        batch = [self._queue.popleft() for _ in range(count)]
+        if not self._queue:
+            self._flush_requested = False
+        return batch
+
+    def _write(self, batch: list[RequestRecord]) -> None:
+        for attempt in range(self.retry_attempts + 1):
+            try:
+                self.store.write_records(batch)
+            except Exception as exc:
+                self.write_failures_total += 1
+                if attempt < self.retry_attempts:
+                    backoff_s = self.retry_backoff_s * 2**attempt
+                    log.warning(
+                        "store writer: writing %d records failed (%s: %s); retry %d/%d in %.2f s",
+                        len(batch),
+                        type(exc).__name__,
+                        exc,
+                        attempt + 1,
+                        self.retry_attempts,
+                        backoff_s,
+                    )
+                    time.sleep(backoff_s)
+                    continue
+                log.error(
+                    "store writer: dropped %d records after %d failed attempts (%s: %s); "
+                    "check the store (disk space, permissions, store.path)",
+                    len(batch),
+                    attempt + 1,
+                    type(exc).__name__,
+                    exc,
+                )
+                with self._cond:
+                    self.dropped_total += len(batch)
+            else:
+                self.written_total += len(batch)
+                self.batches_total += 1
+            break
+        with self._cond:
+            self._done += len(batch)
+            self._cond.notify_all()
+
+    def _drain_inline(self) -> None:
+        while True:
+            with self._cond:
+                batch = self._take_batch()
+            if not batch:
+                return
+            self._write(batch)
+
+    def _report_drops(self, *, force: bool = False) -> None:
+        now = time.monotonic()
+        pending = self._dropped_full - self._dropped_full_reported
+        if pending <= 0:
+            return
+        if not force and now - self._last_drop_warning < DROP_WARNING_INTERVAL_S:
+            return
+        self._dropped_full_reported += pending
+        self._last_drop_warning = now
+        log.warning(
+            "store writer: dropped %d records because the queue was full (queue_size=%d; "
+            "%d dropped in total); raise store.writer.queue_size or use a faster store",
+            pending,
+            self.queue_size,
+            self.dropped_total,
+        )

@@ -1,0 +1,218 @@
+"""BatchWriter: nothing lost, nothing blocking, drops and failures counted."""
+
+from __future__ import annotations
+
+import logging
+import sqlite3
+import threading
+import time
+from collections.abc import Sequence
+
+import pytest
+
+from infersight.core.records import RequestRecord
+from infersight.settings import WriterSettings
+from infersight.store.sqlite import SqliteStore
+from infersight.store.writer import BatchWriter
+
+T0 = 1_700_000_000.0
+WAIT_S = 5.0  # upper bound for a background write to show up; normally milliseconds
+
+
+def rec(i: int) -> RequestRecord:
+    return RequestRecord(f"r{i:06d}", T0 + i / 1000, "m", "u", "/v1/chat", True, 200, 1.0)
+
+
+class RecordingStore(SqliteStore):
+    """An in-memory store that remembers each batch and lets a test wait for writes."""
+
+    def __init__(self) -> None:
+        super().__init__(":memory:")
+        self.batches: list[list[str]] = []
+        self.changed = threading.Condition()
+
+    def write_records(self, records: Sequence[RequestRecord]) -> None:
+        super().write_records(records)
+        with self.changed:
+            self.batches.append([r.id for r in records])
+            self.changed.notify_all()
+
+    def wait_for(self, count: int) -> bool:
+        with self.changed:
+            return self.changed.wait_for(lambda: self.total >= count, timeout=WAIT_S)
+
+    @property
+    def total(self) -> int:
+        return sum(len(b) for b in self.batches)
+
+
+class GatedStore(RecordingStore):
+    """Every write waits until the test opens the gate."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.entered = threading.Event()
+        self.gate = threading.Event()
+
+    def write_records(self, records: Sequence[RequestRecord]) -> None:
+        self.entered.set()
+        assert self.gate.wait(WAIT_S)
+        super().write_records(records)
+
+
+class FlakyStore(RecordingStore):
+    """The first `failures` writes raise, as a full disk would."""
+
+    def __init__(self, failures: int) -> None:
+        super().__init__()
+        self.failures = failures
+        self.attempts = 0
+
+    def write_records(self, records: Sequence[RequestRecord]) -> None:
+        self.attempts += 1
+        if self.attempts <= self.failures:
+            raise sqlite3.OperationalError("database or disk is full")
+        super().write_records(records)
+
+
+def settings(
+    batch_size: int = 100, interval_s: float = 60.0, queue: int = 10_000
+) -> WriterSettings:
+    return WriterSettings(batch_size=batch_size, flush_interval_s=interval_s, queue_size=queue)
+
+
+def test_every_record_lands_exactly_once_after_close() -> None:
+    store = RecordingStore()
+    writer = BatchWriter(store, settings(batch_size=64, interval_s=0.01))
+    writer.start()
+    threads = [
+        threading.Thread(target=lambda k=k: [writer.submit(rec(k * 1000 + i)) for i in range(500)])
+        for k in range(4)
+    ]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    writer.close()
+    ids = [i for batch in store.batches for i in batch]
+    assert len(ids) == len(set(ids)) == 2000
+    assert store.count_records(0, T0 * 2) == 2000
+    assert (writer.written_total, writer.dropped_total, writer.queue_depth) == (2000, 0, 0)
+    assert writer.batches_total == len(store.batches)
+    assert all(len(b) <= 64 for b in store.batches)
+
+
+def test_flush_by_size_does_not_wait_for_the_interval() -> None:
+    store = RecordingStore()
+    with BatchWriter(store, settings(batch_size=10, interval_s=60.0)) as writer:
+        for i in range(25):
+            writer.submit(rec(i))
+        assert store.wait_for(20)
+        assert store.batches[:2] == [
+            [rec(i).id for i in range(10)],
+            [rec(i).id for i in range(10, 20)],
+        ]
+        assert writer.queue_depth == 5  # below batch_size: waits for the interval or a flush
+    assert store.total == 25
+
+
+def test_flush_by_interval() -> None:
+    store = RecordingStore()
+    with BatchWriter(store, settings(batch_size=1000, interval_s=0.02)) as writer:
+        started = time.monotonic()
+        for i in range(3):
+            writer.submit(rec(i))
+        assert store.wait_for(3)
+        assert time.monotonic() - started < WAIT_S
+        assert writer.batches_total == 1
+
+
+def test_flush_writes_what_was_submitted() -> None:
+    store = RecordingStore()
+    with BatchWriter(store, settings(batch_size=1000, interval_s=60.0)) as writer:
+        for i in range(5):
+            writer.submit(rec(i))
+        assert writer.flush(timeout_s=WAIT_S)
+        assert store.total == 5 and writer.written_total == 5
+        assert writer.flush(timeout_s=WAIT_S)  # nothing pending: returns at once
+
+
+def test_without_a_thread_flush_and_close_write_inline() -> None:
+    store = RecordingStore()
+    writer = BatchWriter(store, settings(batch_size=2))
+    for i in range(5):
+        writer.submit(rec(i))
+    assert writer.flush()
+    assert store.batches == [["r000000", "r000001"], ["r000002", "r000003"], ["r000004"]]
+    writer.submit(rec(5))
+    writer.close()
+    assert store.total == 6
+
+
+def test_full_queue_drops_counts_and_warns(caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.WARNING, logger="infersight.store.writer")
+    store = GatedStore()
+    writer = BatchWriter(store, settings(batch_size=1, interval_s=0.01, queue=5))
+    writer.start()
+    assert writer.submit(rec(0))
+    assert store.entered.wait(WAIT_S)  # the writer holds record 0 and is stuck in the store
+    started = time.monotonic()
+    accepted = [writer.submit(rec(i)) for i in range(1, 9)]
+    assert time.monotonic() - started < 0.5  # submit never waits on the blocked store
+    assert accepted == [True] * 5 + [False] * 3
+    assert (writer.dropped_total, writer.queue_depth) == (3, 5)
+    store.gate.set()
+    writer.close()
+    assert store.total == 6 and writer.written_total == 6
+    assert writer.dropped_total == 3
+    warnings = [r.getMessage() for r in caplog.records if "queue was full" in r.getMessage()]
+    assert warnings and "dropped 3 records" in warnings[0] and "queue_size=5" in warnings[0]
+
+
+def test_failing_store_is_retried_then_succeeds(caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.WARNING, logger="infersight.store.writer")
+    store = FlakyStore(failures=2)
+    writer = BatchWriter(store, settings(), retry_attempts=3, retry_backoff_s=0.001)
+    writer.start()
+    for i in range(4):
+        writer.submit(rec(i))
+    assert writer.flush(timeout_s=WAIT_S)
+    writer.close()
+    assert (writer.written_total, writer.dropped_total, writer.write_failures_total) == (4, 0, 2)
+    assert store.attempts == 3
+    assert any("disk is full" in r.getMessage() for r in caplog.records)
+
+
+def test_failing_store_is_dropped_and_counted(caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.WARNING, logger="infersight.store.writer")
+    store = FlakyStore(failures=1_000)
+    writer = BatchWriter(store, settings(batch_size=3), retry_attempts=2, retry_backoff_s=0.001)
+    writer.start()
+    for i in range(7):
+        assert writer.submit(rec(i))  # the caller never sees the failure
+    writer.close()  # does not raise either
+    assert (writer.written_total, writer.dropped_total) == (0, 7)
+    assert store.attempts == 3 * 3  # three batches, three attempts each
+    assert writer.write_failures_total == 9
+    errors = [r for r in caplog.records if r.levelno == logging.ERROR]
+    assert len(errors) == 3
+    assert "after 3 failed attempts" in errors[0].getMessage()
+    assert "OperationalError: database or disk is full" in errors[0].getMessage()
+
+
+def test_close_is_idempotent_and_later_submits_are_dropped() -> None:
+    store = RecordingStore()
+    writer = BatchWriter(store, settings())
+    writer.start()
+    writer.submit(rec(1))
+    writer.close()
+    writer.close()
+    assert not writer.submit(rec(2))
+    assert (store.total, writer.dropped_total) == (1, 1)
+    with pytest.raises(RuntimeError, match="closed"):
+        writer.start()
+
+
+def test_rejects_negative_retries() -> None:
+    with pytest.raises(ValueError, match="retry_attempts"):
+        BatchWriter(RecordingStore(), settings(), retry_attempts=-1)
