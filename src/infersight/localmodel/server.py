@@ -182,6 +182,10 @@ class LocalModelServer:
             # llama.cpp's per-request timing report; off by default so the log stays small.
             "--verbose",
             str(self.verbose),
+            # By default a new request aborts the stream in progress; queue it instead, as a
+            # real serving engine would.
+            "--interrupt_requests",
+            "False",
         ]
 
     def start(self) -> None:
