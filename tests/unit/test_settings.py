@@ -449,7 +449,8 @@ def test_cli_flag_errors_name_the_option() -> None:
     err = raises(apply_cli_overrides, Settings(), port=99999)
     assert str(err).startswith("command-line option --port: gateway.port: must be <= 65535")
     err = raises(apply_cli_overrides, Settings(), upstream_url="gpu")
-    assert only(list(err.problems)).path == "upstreams[0].url"
+    problem = only(list(err.problems))
+    assert (problem.path, problem.source) == ("upstreams[0].url", "command-line option --upstream")
 
 
 def test_apply_overrides_by_dotted_path() -> None:
