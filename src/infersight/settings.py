@@ -125,6 +125,31 @@ class GatewaySettings(_Section):
     )
 
 
+class PricingSettings(_Section):
+    """The price of one upstream: either instances by the hour, or a hosted API by the token."""
+
+    instance_type: str | None = Field(
+        default=None,
+        description="Instance type from the price table (e.g. ml.g5.xlarge); sets the hourly price.",
+    )
+    usd_per_hour: float | None = Field(
+        default=None, gt=0, description="Price of one instance per hour, in USD (beats the table)."
+    )
+    instances: int = Field(default=1, gt=0, description="Instances (replicas) behind the upstream.")
+    gpus_per_instance: int | None = Field(
+        default=None, gt=0, description="GPUs per instance (default: from the price table, else 1)."
+    )
+    usd_per_1m_input_tokens: float | None = Field(
+        default=None, ge=0, description="Hosted API: USD per 1M prompt tokens."
+    )
+    usd_per_1m_output_tokens: float | None = Field(
+        default=None, ge=0, description="Hosted API: USD per 1M completion tokens."
+    )
+    monthly_budget_usd: float | None = Field(
+        default=None, gt=0, description="Monthly budget for this upstream, in USD."
+    )
+
+
 class UpstreamSettings(_Section):
     """One LLM server behind the gateway."""
 
@@ -138,10 +163,20 @@ class UpstreamSettings(_Section):
         default_factory=list,
         description="Models served by this upstream; empty means any model (the default route).",
     )
+    pricing: PricingSettings | None = Field(
+        default=None,
+        description="What this upstream costs (instance-hours or per-token prices); none = no cost.",
+    )
+    engine_metrics_url: str | None = Field(
+        default=None,
+        description="The serving engine's Prometheus endpoint (e.g. http://host:8000/metrics).",
+    )
 
-    @field_validator("url")
+    @field_validator("url", "engine_metrics_url")
     @classmethod
-    def _http_url(cls, v: str) -> str:
+    def _http_url(cls, v: str | None) -> str | None:
+        if v is None:
+            return None
         example = "write a full URL such as http://127.0.0.1:8000"
         v = v.strip()
         parts = urlsplit(v)
@@ -174,6 +209,15 @@ class WriterSettings(_Section):
     )
 
 
+class RetentionSettings(_Section):
+    """How long each resolution of metric samples is kept."""
+
+    raw_days: float = Field(default=2.0, gt=0, description="Raw samples, in days.")
+    minute_days: float = Field(default=30.0, gt=0, description="1-minute rollups, in days.")
+    hour_days: float = Field(default=400.0, gt=0, description="1-hour rollups, in days.")
+    requests_days: float = Field(default=30.0, gt=0, description="Request records, in days.")
+
+
 class StoreSettings(_Section):
     """Where records, metrics and evaluation results are kept."""
 
@@ -184,6 +228,41 @@ class StoreSettings(_Section):
     )
     writer: WriterSettings = Field(
         default_factory=WriterSettings, description="Batching of writes to the store."
+    )
+    retention: RetentionSettings = Field(
+        default_factory=RetentionSettings, description="How long metric samples are kept."
+    )
+    rollup_interval_s: float = Field(
+        default=60.0, gt=0, description="How often rollups and retention run, in seconds."
+    )
+
+
+class CollectorSettings(_Section):
+    """One background collector."""
+
+    enabled: bool = Field(default=True, description="Run this collector.")
+    interval_s: float = Field(default=5.0, gt=0, description="Seconds between two collections.")
+    timeout_s: float = Field(default=3.0, gt=0, description="Longest wait for one collection.")
+
+
+class CollectorsSettings(_Section):
+    """Background collectors of GPU, serving-engine and host metrics."""
+
+    nvml: CollectorSettings = Field(
+        default_factory=CollectorSettings, description="GPUs through NVIDIA's NVML."
+    )
+    engine: CollectorSettings = Field(
+        default_factory=CollectorSettings,
+        description="Serving engines' /metrics (each upstream's engine_metrics_url).",
+    )
+    host: CollectorSettings = Field(
+        default_factory=CollectorSettings, description="CPU, memory and disk of this host."
+    )
+    idle_gpu_utilization: float = Field(
+        default=0.05,
+        ge=0,
+        le=1,
+        description="GPU utilisation (0-1) under which accelerator time counts as idle spend.",
     )
 
 
@@ -217,6 +296,10 @@ class Settings(_Section):
     store: StoreSettings = Field(
         default_factory=StoreSettings,
         description="Where records, metrics and evaluation results are kept.",
+    )
+    collectors: CollectorsSettings = Field(
+        default_factory=CollectorsSettings,
+        description="Background collectors of GPU, serving-engine and host metrics.",
     )
     demo: DemoSettings = Field(
         default_factory=DemoSettings, description="Settings of `infersight demo`."
