@@ -24,6 +24,7 @@ from infersight.sim.asgi import (
     send_json,
 )
 from infersight.sim.knobs import SimKnobs
+from infersight.sim.metrics import SimObservations, render_metrics, send_metrics
 from infersight.sim.payloads import TokenText, dumps, error_body, full_body, stream_frames
 from infersight.sim.request import BadRequest, GenRequest, parse_request
 from infersight.sim.state import Counters, SimState
@@ -48,6 +49,7 @@ class SimApp:
         self.seed = seed
         self._text = TokenText(knobs.tokens, knobs.tokens_per_chunk, seed)
         self._c = Counters()
+        self.obs = SimObservations()  # TTFT / E2E histograms for GET /metrics
         self._slots = asyncio.Semaphore(knobs.slots) if knobs.slots else None
         model = {"id": knobs.model, "object": "model", "created": int(time.time())}
         self._models_body = dumps({"object": "list", "data": [{**model, "owned_by": "sim"}]})
@@ -66,12 +68,14 @@ class SimApp:
                 await send_json(send, 200, self._models_body)
             elif path in ("/healthz", "/health") and method == "GET":
                 await send_json(send, 200, b'{"status":"ok"}')
+            elif path == "/metrics" and method == "GET":
+                await send_metrics(send, render_metrics(self._c.snapshot(), self.knobs, self.obs))
             elif chat is not None or path in ("/v1/models", "/healthz", "/health"):
                 msg = f"method {method} not allowed on {path}"
                 await send_json(send, 405, error_body(405, msg, code="method_not_allowed"))
             else:
                 msg = f"no route {method} {path}: this simulator serves /v1/chat/completions, "
-                msg += "/v1/completions, /v1/models and /healthz"
+                msg += "/v1/completions, /v1/models, /healthz and /metrics"
                 await send_json(send, 404, error_body(404, msg, code="not_found"))
         elif scope["type"] == "lifespan":
             while True:
@@ -84,6 +88,7 @@ class SimApp:
 
     async def _generate(self, chat: bool, receive: Receive, send: Send) -> None:
         k, c = self.knobs, self._c
+        t0 = time.perf_counter()
         index = c.requests_total
         c.requests_total += 1
         try:
@@ -125,7 +130,7 @@ class SimApp:
                     c.client_disconnects_total += 1
                     return
                 c.prompt_tokens_total += req.prompt_tokens
-                fates = _Fates(rng, stall and k.stall_ms > 0, cut, index)
+                fates = _Fates(rng, stall and k.stall_ms > 0, cut, index, t0)
                 if req.stream:
                     await self._stream(send, req, fates, watcher)
                 else:
@@ -163,6 +168,7 @@ class SimApp:
         head, tail, pieces = frames.head, frames.tail, self._text.pieces_for(n)
         last = len(pieces) - 1
         if watcher is None and not fates.cut:  # fast path: no sleeps, no checks
+            self.obs.ttft.observe(time.perf_counter() - fates.t0)
             if last == 0:
                 body = frames.opening + head + pieces[0] + tail + frames.closing
                 await send({"type": _BODY, "body": body, "more_body": False})
@@ -175,6 +181,7 @@ class SimApp:
                 await send({"type": _BODY, "body": body, "more_body": False})
             c.generation_tokens_total += n
             c.completed_total += 1
+            self.obs.e2e.observe(time.perf_counter() - fates.t0)
             return
 
         loop = asyncio.get_running_loop()
@@ -188,6 +195,7 @@ class SimApp:
         if watcher is not None and watcher.done():
             c.client_disconnects_total += 1
             return
+        self.obs.ttft.observe(time.perf_counter() - fates.t0)  # the first chunk goes out next
         deadline = loop.time()
         out = frames.opening
         for j, piece in enumerate(pieces):
@@ -217,11 +225,13 @@ class SimApp:
             if j == last and stall_at <= last:
                 await send({"type": _BODY, "body": body + frames.closing, "more_body": False})
                 c.completed_total += 1
+                self.obs.e2e.observe(time.perf_counter() - fates.t0)
                 return
             await send({"type": _BODY, "body": body, "more_body": True})
         await self._stall()  # single-chunk stream: the pause sits before the finish chunk
         await send({"type": _BODY, "body": frames.closing, "more_body": False})
         c.completed_total += 1
+        self.obs.e2e.observe(time.perf_counter() - fates.t0)
 
     async def _complete(
         self, send: Send, req: GenRequest, fates: _Fates, watcher: asyncio.Future[Message] | None
@@ -249,6 +259,7 @@ class SimApp:
         c.generation_tokens_total += n
         await send_json(send, 200, body)
         c.completed_total += 1
+        self.obs.e2e.observe(time.perf_counter() - fates.t0)
 
     async def _stall(self) -> None:
         self._c.stalls_total += 1
@@ -264,10 +275,13 @@ class SimApp:
 class _Fates:
     """What was drawn for one request."""
 
-    __slots__ = ("cut", "index", "rng", "stall")
+    __slots__ = ("cut", "index", "rng", "stall", "t0")
 
-    def __init__(self, rng: random.Random | None, stall: bool, cut: bool, index: int) -> None:
+    def __init__(
+        self, rng: random.Random | None, stall: bool, cut: bool, index: int, t0: float
+    ) -> None:
         self.rng, self.stall, self.cut, self.index = rng, stall, cut, index
+        self.t0 = t0  # perf_counter() when the request arrived (TTFT / E2E for /metrics)
 
     def rid(self, req: GenRequest) -> str:
         return f"{'chatcmpl' if req.chat else 'cmpl'}-sim{self.index}"
