@@ -19,6 +19,10 @@ a closed loop whose requests finish in waves still gets an exact tokens/s for th
 from __future__ import annotations
 
 import asyncio
+import math
+import re
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
 from time import perf_counter
 from typing import Any
 
@@ -245,3 +249,115 @@ class StreamConnection(asyncio.Protocol):
         self.closed = True
         if self.transport is not None:
             self.transport.abort()
+
+
+# ------------------------------------------------------------------ closed-loop load driver
+
+
+@dataclass
+class LoadStats:
+    """What closed-loop segments against one target measured, summed over the segments."""
+
+    sent: int = 0  # requests written, warm-up included
+    failed: int = 0  # of those, the ones that did not end in a full 200 stream
+    connect_errors: int = 0
+    ttft_s: list[float] = field(default_factory=list)  # requests sent inside the window
+    e2e_s: list[float] = field(default_factory=list)
+    window_failed: int = 0
+    tokens: int = 0  # content events that arrived inside the window
+    completed: int = 0  # requests that ended (fully) inside the window
+    window_s: float = 0.0
+    cpu_s: dict[str, float] = field(default_factory=dict)  # per process, over the windows
+    probe_s: float = 0.0
+    errors: dict[str, int] = field(default_factory=dict)
+
+    def note_error(self, message: str) -> None:
+        key = re.sub(r"\d+", "N", message)[:120]
+        self.errors[key] = self.errors.get(key, 0) + 1
+
+
+async def run_closed_loop(
+    side: LoadStats,
+    port: int,
+    raw: bytes,
+    concurrency: int,
+    warmup_s: float,
+    measure_s: float,
+    expected_tokens: int,
+    probes: Mapping[str, Callable[[], float]],
+    *,
+    host: str = "127.0.0.1",
+    timeout_s: float = 60.0,
+) -> None:
+    """`concurrency` workers, one connection each, send `raw` back to back: `warmup_s`, then a
+    measured window of `measure_s`; then stop sending and wait for the requests in flight.
+
+    Adds to `side`: every request sent and failed (warm-up too); TTFT/E2E of the requests sent in
+    the window; content events that arrived in the window; the change of each probe (CPU
+    seconds, say) over the window. A 200 stream with other than `expected_tokens` content
+    events counts as failed.
+    """
+    m_start = perf_counter() + warmup_s
+    m_end = m_start + measure_s
+    meter = TokenMeter(m_start, m_end)
+
+    def record(r: StreamResult) -> None:
+        if r.error is None and r.status == 200 and r.tokens != expected_tokens:
+            r.error = f"short stream: {r.tokens} of {expected_tokens} tokens"
+        ok = r.ok
+        if not ok:
+            side.failed += 1
+            side.note_error(r.error or f"HTTP {r.status}")
+        if m_start <= r.t_sent < m_end:
+            if ok and r.t_first is not None and r.t_end is not None:
+                side.ttft_s.append(r.t_first - r.t_sent)
+                side.e2e_s.append(r.t_end - r.t_sent)
+            else:
+                side.window_failed += 1
+        if ok and r.t_end is not None and m_start <= r.t_end < m_end:
+            side.completed += 1
+
+    async def worker() -> None:
+        conn: StreamConnection | None = None
+        try:
+            while perf_counter() < m_end:
+                if conn is None or not conn.usable:
+                    if conn is not None:
+                        conn.close()
+                    try:
+                        conn = await StreamConnection.open(host, port, meter)
+                    except OSError as exc:
+                        conn = None
+                        side.connect_errors += 1
+                        side.note_error(f"connect: {exc}")
+                        await asyncio.sleep(0.01)
+                        continue
+                side.sent += 1
+                record(await conn.request(raw, timeout_s))
+        finally:
+            if conn is not None:
+                conn.close()
+
+    async def probe() -> None:
+        await asyncio.sleep(max(0.0, m_start - perf_counter()))
+        t_a, a = perf_counter(), {k: f() for k, f in probes.items()}
+        await asyncio.sleep(max(0.0, m_end - perf_counter()))
+        t_b, b = perf_counter(), {k: f() for k, f in probes.items()}
+        for k in probes:
+            side.cpu_s[k] = side.cpu_s.get(k, 0.0) + b[k] - a[k]
+        side.probe_s += t_b - t_a
+
+    await asyncio.gather(probe(), *(worker() for _ in range(concurrency)))
+    side.tokens += meter.tokens
+    side.window_s += measure_s
+
+
+def percentile(values: list[float], q: float) -> float:
+    """Linear interpolation between closest ranks (numpy's default); NaN when empty."""
+    if not values:
+        return math.nan
+    s = sorted(values)
+    pos = (len(s) - 1) * q / 100.0
+    lo = int(pos)
+    hi = min(lo + 1, len(s) - 1)
+    return s[lo] + (s[hi] - s[lo]) * (pos - lo)

@@ -48,9 +48,8 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable, Coroutine
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
-from time import perf_counter
 from typing import Any, TypeVar
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -59,11 +58,11 @@ from rich.console import Console
 from rich.table import Table
 
 from _loadclient import (
-    StreamConnection,
-    StreamResult,
-    TokenMeter,
+    LoadStats,
     build_request,
     new_event_loop,
+    percentile,
+    run_closed_loop,
 )
 from _procs import ChildProcess, OtherProcessesCpu, own_cpu_s, start_gateway, start_sim
 
@@ -101,97 +100,6 @@ SCENARIOS: dict[str, Scenario] = {
 }
 
 
-@dataclass
-class Side:
-    """One target (direct or gateway) at one level, summed over its segments."""
-
-    sent: int = 0  # requests written, warm-up included
-    failed: int = 0  # of those, the ones that did not end in a full 200 stream
-    connect_errors: int = 0
-    ttft_s: list[float] = field(default_factory=list)  # requests sent inside the window
-    e2e_s: list[float] = field(default_factory=list)
-    window_failed: int = 0
-    tokens: int = 0  # content events that arrived inside the window
-    completed: int = 0  # requests that ended (fully) inside the window
-    window_s: float = 0.0
-    cpu_s: dict[str, float] = field(default_factory=dict)  # per process, over the windows
-    probe_s: float = 0.0
-    errors: dict[str, int] = field(default_factory=dict)
-
-    def note_error(self, message: str) -> None:
-        key = re.sub(r"\d+", "N", message)[:120]
-        self.errors[key] = self.errors.get(key, 0) + 1
-
-
-# ---------------------------------------------------------------------------------------- load
-
-
-async def run_segment(
-    side: Side,
-    port: int,
-    raw: bytes,
-    concurrency: int,
-    warmup_s: float,
-    measure_s: float,
-    expected_tokens: int,
-    probes: dict[str, Callable[[], float]],
-) -> None:
-    """C closed-loop workers: warm-up, then a measured window; waits for in-flight requests."""
-    m_start = perf_counter() + warmup_s
-    m_end = m_start + measure_s
-    meter = TokenMeter(m_start, m_end)
-
-    def record(r: StreamResult) -> None:
-        if r.error is None and r.status == 200 and r.tokens != expected_tokens:
-            r.error = f"short stream: {r.tokens} of {expected_tokens} tokens"
-        ok = r.ok
-        if not ok:
-            side.failed += 1
-            side.note_error(r.error or f"HTTP {r.status}")
-        if m_start <= r.t_sent < m_end:
-            if ok and r.t_first is not None and r.t_end is not None:
-                side.ttft_s.append(r.t_first - r.t_sent)
-                side.e2e_s.append(r.t_end - r.t_sent)
-            else:
-                side.window_failed += 1
-        if ok and r.t_end is not None and m_start <= r.t_end < m_end:
-            side.completed += 1
-
-    async def worker() -> None:
-        conn: StreamConnection | None = None
-        try:
-            while perf_counter() < m_end:
-                if conn is None or not conn.usable:
-                    if conn is not None:
-                        conn.close()
-                    try:
-                        conn = await StreamConnection.open("127.0.0.1", port, meter)
-                    except OSError as exc:
-                        conn = None
-                        side.connect_errors += 1
-                        side.note_error(f"connect: {exc}")
-                        await asyncio.sleep(0.01)
-                        continue
-                side.sent += 1
-                record(await conn.request(raw, REQUEST_TIMEOUT_S))
-        finally:
-            if conn is not None:
-                conn.close()
-
-    async def probe() -> None:
-        await asyncio.sleep(max(0.0, m_start - perf_counter()))
-        t_a, a = perf_counter(), {k: f() for k, f in probes.items()}
-        await asyncio.sleep(max(0.0, m_end - perf_counter()))
-        t_b, b = perf_counter(), {k: f() for k, f in probes.items()}
-        for k in probes:
-            side.cpu_s[k] = side.cpu_s.get(k, 0.0) + b[k] - a[k]
-        side.probe_s += t_b - t_a
-
-    await asyncio.gather(probe(), *(worker() for _ in range(concurrency)))
-    side.tokens += meter.tokens
-    side.window_s += measure_s
-
-
 def request_bytes(port: int, tag: str) -> bytes:
     body = json.dumps(
         {
@@ -213,7 +121,7 @@ async def drive_scenario(
     rounds: int,
     measure_s: float,
     console: Console,
-) -> dict[int, dict[str, Side]]:
+) -> dict[int, dict[str, LoadStats]]:
     sim_port = int(sim.url.rsplit(":", 1)[1])
     gw_port = int(gateway.url.rsplit(":", 1)[1])
     ours = {os.getpid(), sim.pid, gateway.pid}
@@ -223,21 +131,24 @@ async def drive_scenario(
         "client": own_cpu_s,
         "others": OtherProcessesCpu(ours),
     }
-    out: dict[int, dict[str, Side]] = {}
+    out: dict[int, dict[str, LoadStats]] = {}
     for c in levels:
         tag = f"{scn.key}-level-{c}"
         targets = {
             "direct": (sim_port, request_bytes(sim_port, tag)),
             "gateway": (gw_port, request_bytes(gw_port, tag)),
         }
-        sides = {"direct": Side(), "gateway": Side()}
+        sides = {"direct": LoadStats(), "gateway": LoadStats()}
         for r in range(rounds):
             order = ("direct", "gateway") if r % 2 == 0 else ("gateway", "direct")
             for name in order:
                 port, raw = targets[name]
                 side = sides[name]
                 before = (side.completed, side.tokens, side.failed)
-                await run_segment(side, port, raw, c, scn.warmup_s, measure_s, scn.tokens, probes)
+                await run_closed_loop(
+                    side, port, raw, c, scn.warmup_s, measure_s, scn.tokens, probes,
+                    timeout_s=REQUEST_TIMEOUT_S,
+                )  # fmt: skip
                 now = (side.completed, side.tokens, side.failed)
                 n, tok, failed = (x - y for x, y in zip(now, before, strict=True))
                 console.print(
@@ -276,18 +187,7 @@ def read_records(db_path: Path) -> dict[str, dict[str, Any]]:
 # -------------------------------------------------------------------------------------- stats
 
 
-def percentile(values: list[float], q: float) -> float:
-    """Linear interpolation between closest ranks (numpy's default); NaN when empty."""
-    if not values:
-        return math.nan
-    s = sorted(values)
-    pos = (len(s) - 1) * q / 100.0
-    lo = int(pos)
-    hi = min(lo + 1, len(s) - 1)
-    return s[lo] + (s[hi] - s[lo]) * (pos - lo)
-
-
-def side_summary(side: Side, tokens_per_request: int) -> dict[str, Any]:
+def side_summary(side: LoadStats, tokens_per_request: int) -> dict[str, Any]:
     ms = 1e3
     completed = side.completed
     delivered = side.tokens / tokens_per_request  # requests' worth of tokens in the windows
@@ -320,7 +220,7 @@ def side_summary(side: Side, tokens_per_request: int) -> dict[str, Any]:
 
 
 def level_summary(
-    scn: Scenario, c: int, sides: dict[str, Side], records: dict[str, dict[str, Any]]
+    scn: Scenario, c: int, sides: dict[str, LoadStats], records: dict[str, dict[str, Any]]
 ) -> dict[str, Any]:
     d = side_summary(sides["direct"], scn.tokens)
     g = side_summary(sides["gateway"], scn.tokens)
