@@ -2,11 +2,22 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Final, Protocol
 
-from infersight.core.records import RequestRecord
+from infersight.core.records import MetricSample, RequestRecord
+from infersight.core.series import AGGREGATIONS
+
+__all__ = [
+    "AGGREGATIONS",
+    "GROUP_FIELDS",
+    "LATENCY_FIELDS",
+    "FieldPercentiles",
+    "RequestSummary",
+    "Series",
+    "Store",
+]
 
 # Numeric RequestRecord fields that percentile queries may ask for.
 LATENCY_FIELDS: Final = (
@@ -57,6 +68,15 @@ class RequestSummary:
         return self.errors / self.requests if self.requests else 0.0
 
 
+@dataclass(frozen=True, slots=True)
+class Series:
+    """One labelled time series as returned by `Store.series`: (bucket start, value) points."""
+
+    name: str
+    labels: tuple[tuple[str, str], ...]
+    points: list[tuple[float, float]]
+
+
 class Store(Protocol):
     """Backend-neutral storage. Writes are batched by `store.writer.BatchWriter`."""
 
@@ -95,5 +115,39 @@ class Store(Protocol):
         quantiles: Sequence[float] = (0.5, 0.95, 0.99),
         sources: Sequence[str] = ("user",),
     ) -> list[RequestSummary]: ...
+
+    # -- metric samples (collectors, derived series) -----------------------------------
+    def write_samples(self, samples: Sequence[MetricSample]) -> None:
+        """Store raw samples; the same series and ts again replaces the value. Batched by
+        `store.sample_writer.SampleWriter`."""
+        ...
+
+    def series(
+        self,
+        name: str,
+        start: float,
+        end: float,
+        *,
+        step_s: float,
+        agg: str = "avg",
+        labels: Mapping[str, str] | None = None,
+    ) -> list[Series]:
+        """One Series per label set of `name` matching `labels` (exact match on the given
+        keys, others free) with data in [start, end), sorted by labels. Points are
+        (bucket start, value) for buckets aligned to multiples of step_s, aggregated with agg
+        (AGGREGATIONS); buckets without data are absent. The tier (raw, 1m, 1h) follows the
+        step and the range; see `core.series`. ValueError for an unknown agg, step_s <= 0 or
+        end <= start."""
+        ...
+
+    def metric_names(self) -> list[str]:
+        """Every metric name stored, sorted (derived request series included)."""
+        ...
+
+    def compact(self, now: float) -> None:
+        """Roll complete minutes up into the 1m tier and complete hours into the 1h tier,
+        derive the request series, and apply retention (request records included).
+        Incremental and idempotent; called by `store.rollup_daemon.RollupDaemon`."""
+        ...
 
     def close(self) -> None: ...

@@ -72,6 +72,46 @@ SQLITE_MIGRATIONS: Final[tuple[Migration, ...]] = (
             "CREATE INDEX requests_source_started_at ON requests (source, started_at)",
         ),
     ),
+    Migration(
+        2,
+        "metric samples: series, raw, 1-minute and 1-hour tiers, rollup state",
+        (
+            # labels: canonical JSON object, keys sorted. resolution_s: the finest tier the
+            # series is written to (0 = raw samples; 60 = derived straight into the 1m tier).
+            """CREATE TABLE metric_series (
+                id INTEGER PRIMARY KEY,
+                name TEXT NOT NULL,
+                labels TEXT NOT NULL,
+                resolution_s REAL NOT NULL DEFAULT 0,
+                UNIQUE (name, labels)
+            )""",
+            """CREATE TABLE samples_raw (
+                series_id INTEGER NOT NULL,
+                ts REAL NOT NULL,
+                value REAL NOT NULL,
+                PRIMARY KEY (series_id, ts)
+            ) WITHOUT ROWID""",
+            *(
+                f"""CREATE TABLE {table} (
+                series_id INTEGER NOT NULL,
+                bucket_ts REAL NOT NULL,
+                count INTEGER NOT NULL,
+                sum REAL NOT NULL,
+                min REAL NOT NULL,
+                max REAL NOT NULL,
+                first REAL NOT NULL,
+                last REAL NOT NULL,
+                increase REAL NOT NULL,
+                PRIMARY KEY (series_id, bucket_ts)
+            ) WITHOUT ROWID"""
+                for table in ("samples_1m", "samples_1h")
+            ),
+            # Watermarks and retention horizons of compact(), by name.
+            "CREATE TABLE rollup_state (name TEXT PRIMARY KEY, value REAL NOT NULL)",
+            # Derived request series bucket requests by the time they finished.
+            "CREATE INDEX requests_finished_at ON requests (started_at + e2e_s)",
+        ),
+    ),
 )
 
 _VERSION_TABLE = """CREATE TABLE IF NOT EXISTS schema_version (

@@ -9,19 +9,21 @@ from __future__ import annotations
 
 import sqlite3
 import threading
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import fields
 from operator import attrgetter
 from pathlib import Path
 from typing import Any, Final, TypeVar
 
-from infersight.core.records import RequestRecord
+from infersight.core.records import MetricSample, RequestRecord
 from infersight.core.stats import mean, percentiles
+from infersight.settings import RetentionSettings
 from infersight.store.base import (
     GROUP_FIELDS,
     LATENCY_FIELDS,
     FieldPercentiles,
     RequestSummary,
+    Series,
 )
 from infersight.store.migrations import (
     SQLITE_MIGRATIONS,
@@ -29,6 +31,7 @@ from infersight.store.migrations import (
     StoreOpenError,
     apply_migrations,
 )
+from infersight.store.sqlite_metrics import ROLLUP_DELAY_S, SqliteMetrics
 
 MEMORY: Final = ":memory:"
 # One column per RequestRecord field, in dataclass order (rows map back positionally).
@@ -54,11 +57,17 @@ class SqliteStore:
     """Store backend on SQLite. `path` is a file path or ":memory:" (tests).
 
     Writing a record whose id already exists replaces it, so retrying a batch is harmless.
-    Time windows are half-open: start <= started_at < end.
+    Time windows are half-open: start <= started_at < end. Metric samples, their rollups and
+    retention (`retention`, used by `compact`) live in `store.sqlite_metrics`.
     """
 
     def __init__(
-        self, path: str | Path, *, migrations: Sequence[Migration] = SQLITE_MIGRATIONS
+        self,
+        path: str | Path,
+        *,
+        migrations: Sequence[Migration] = SQLITE_MIGRATIONS,
+        retention: RetentionSettings | None = None,
+        rollup_delay_s: float = ROLLUP_DELAY_S,
     ) -> None:
         self.path = str(path)
         self._lock = threading.Lock()
@@ -74,6 +83,12 @@ class SqliteStore:
             conn.close()
             raise
         self._conn = conn
+        self._metrics = SqliteMetrics(
+            self._connection,
+            self._lock,
+            retention if retention is not None else RetentionSettings(),
+            rollup_delay_s=rollup_delay_s,
+        )
 
     def __repr__(self) -> str:
         return f"SqliteStore({self.path!r})"
@@ -179,6 +194,29 @@ class SqliteStore:
             _summary(key, group_rows, window_s, quantiles)
             for key, group_rows in _sorted_groups(groups)
         ]
+
+    # -- metric samples: see store.sqlite_metrics ---------------------------------------------
+
+    def write_samples(self, samples: Sequence[MetricSample]) -> None:
+        self._metrics.write_samples(samples)
+
+    def series(
+        self,
+        name: str,
+        start: float,
+        end: float,
+        *,
+        step_s: float,
+        agg: str = "avg",
+        labels: Mapping[str, str] | None = None,
+    ) -> list[Series]:
+        return self._metrics.series(name, start, end, step_s=step_s, agg=agg, labels=labels)
+
+    def metric_names(self) -> list[str]:
+        return self._metrics.metric_names()
+
+    def compact(self, now: float) -> None:
+        self._metrics.compact(now)
 
     def close(self) -> None:
         """Close the connection; idempotent. Later calls raise RuntimeError."""

@@ -9,6 +9,9 @@ When the queue is full the record is dropped and counted (`dropped_total`); the 
 logs a rate-limited warning, so even the warning costs the caller no I/O. A failed write is
 retried with exponential backoff, then the batch is dropped, counted and logged; nothing raises
 into the caller. `close()` writes everything still queued before the thread stops.
+
+`QueueWriter` is that machinery for any item type; `BatchWriter` writes RequestRecords and
+`store.sample_writer.SampleWriter` writes MetricSamples.
 """
 
 from __future__ import annotations
@@ -17,6 +20,8 @@ import logging
 import threading
 import time
 from collections import deque
+from collections.abc import Iterable, Sequence
+from typing import ClassVar, Generic, TypeVar
 
 from infersight.core.records import RequestRecord
 from infersight.settings import WriterSettings
@@ -26,14 +31,21 @@ log = logging.getLogger(__name__)
 
 DROP_WARNING_INTERVAL_S = 10.0
 
+T = TypeVar("T")
 
-class BatchWriter:
-    """Batches RequestRecords into a Store from one background thread.
+
+class QueueWriter(Generic[T]):
+    """Batches items into a Store from one background thread; subclasses say how to write.
 
     Counters (read from any thread): `written_total`, `batches_total`, `dropped_total`
     (queue full, after close, or given up after retries), `write_failures_total` (failed write
     attempts, retried or not), and the `queue_depth` property.
     """
+
+    # How log messages name the writer and its items, and the writer thread's name.
+    label: ClassVar[str] = "store writer"
+    noun: ClassVar[str] = "items"
+    thread_name: ClassVar[str] = "infersight-store-writer"
 
     def __init__(
         self,
@@ -55,14 +67,14 @@ class BatchWriter:
         self.batches_total = 0
         self.dropped_total = 0
         self.write_failures_total = 0
-        self._queue: deque[RequestRecord] = deque()
+        self._queue: deque[T] = deque()
         self._cond = threading.Condition(threading.Lock())
         self._thread: threading.Thread | None = None
         self._closing = False
         self._closed = False
         self._flush_requested = False
-        self._accepted = 0  # records ever queued
-        self._done = 0  # records ever taken off the queue and finished (written or dropped)
+        self._accepted = 0  # items ever queued
+        self._done = 0  # items ever taken off the queue and finished (written or dropped)
         self._dropped_full = 0  # drops because the queue was full or the writer closed
         self._dropped_full_reported = 0
         self._last_drop_warning = -DROP_WARNING_INTERVAL_S
@@ -75,32 +87,49 @@ class BatchWriter:
         """Start the writer thread; idempotent."""
         with self._cond:
             if self._closed or self._closing:
-                raise RuntimeError("BatchWriter was closed; create a new one")
+                raise RuntimeError(f"{type(self).__name__} was closed; create a new one")
             if self._thread is not None:
                 return
-            self._thread = threading.Thread(
-                target=self._run, name="infersight-store-writer", daemon=True
-            )
+            self._thread = threading.Thread(target=self._run, name=self.thread_name, daemon=True)
         self._thread.start()
 
-    def submit(self, record: RequestRecord) -> bool:
-        """Queue one record; never blocks on I/O. Returns False if it was dropped."""
+    def submit(self, item: T) -> bool:
+        """Queue one item; never blocks on I/O. Returns False if it was dropped."""
         with self._cond:
             if self._closing or len(self._queue) >= self.queue_size:
                 self.dropped_total += 1
                 self._dropped_full += 1
                 return False
-            self._queue.append(record)
+            self._queue.append(item)
             self._accepted += 1
             if len(self._queue) >= self.batch_size:
                 self._cond.notify_all()
         return True
 
+    def submit_many(self, items: Iterable[T]) -> int:
+        """Queue items under one lock acquisition; never blocks on I/O.
+
+        Returns how many were accepted: the rest (beyond the queue's room, or all of them
+        after close) are dropped and counted, keeping the earliest.
+        """
+        batch = items if isinstance(items, Sequence) else list(items)
+        with self._cond:
+            room = 0 if self._closing else max(self.queue_size - len(self._queue), 0)
+            accepted = min(room, len(batch))
+            self._queue.extend(batch[:accepted] if accepted < len(batch) else batch)
+            self._accepted += accepted
+            dropped = len(batch) - accepted
+            self.dropped_total += dropped
+            self._dropped_full += dropped
+            if len(self._queue) >= self.batch_size:
+                self._cond.notify_all()
+        return accepted
+
     def flush(self, timeout_s: float | None = None) -> bool:
         """Write everything submitted so far; True once done, False if `timeout_s` ran out.
 
         Blocks the calling thread: on the event loop use `await asyncio.to_thread(w.flush)`.
-        Without a running thread the records are written on the calling thread.
+        Without a running thread the items are written on the calling thread.
         """
         if self._thread is None:
             self._drain_inline()
@@ -128,9 +157,11 @@ class BatchWriter:
             self._thread.join(timeout_s)
             if self._thread.is_alive():
                 log.error(
-                    "store writer: still writing after %.1f s at close; %d records queued",
+                    "%s: still writing after %.1f s at close; %d %s queued",
+                    self.label,
                     timeout_s,
                     len(self._queue),
+                    self.noun,
                 )
                 return
         else:
@@ -138,7 +169,7 @@ class BatchWriter:
         self._report_drops(force=True)
         self._closed = True
 
-    def __enter__(self) -> BatchWriter:
+    def __enter__(self) -> QueueWriter[T]:
         self.start()
         return self
 
@@ -176,24 +207,30 @@ class BatchWriter:
         due = last_write + self.flush_interval_s - time.monotonic()
         return max(due, 0.001) if self._queue else self.flush_interval_s
 
-    def _take_batch(self) -> list[RequestRecord]:
+    def _take_batch(self) -> list[T]:
         count = min(self.batch_size, len(self._queue))
         batch = [self._queue.popleft() for _ in range(count)]
         if not self._queue:
             self._flush_requested = False
         return batch
 
-    def _write(self, batch: list[RequestRecord]) -> None:
+    def _write_batch(self, batch: list[T]) -> None:
+        """One store call (one transaction) for the batch; subclasses implement it."""
+        raise NotImplementedError
+
+    def _write(self, batch: list[T]) -> None:
         for attempt in range(self.retry_attempts + 1):
             try:
-                self.store.write_records(batch)
+                self._write_batch(batch)
             except Exception as exc:
                 self.write_failures_total += 1
                 if attempt < self.retry_attempts:
                     backoff_s = self.retry_backoff_s * 2**attempt
                     log.warning(
-                        "store writer: writing %d records failed (%s: %s); retry %d/%d in %.2f s",
+                        "%s: writing %d %s failed (%s: %s); retry %d/%d in %.2f s",
+                        self.label,
                         len(batch),
+                        self.noun,
                         type(exc).__name__,
                         exc,
                         attempt + 1,
@@ -203,9 +240,11 @@ class BatchWriter:
                     time.sleep(backoff_s)
                     continue
                 log.error(
-                    "store writer: dropped %d records after %d failed attempts (%s: %s); "
+                    "%s: dropped %d %s after %d failed attempts (%s: %s); "
                     "check the store (disk space, permissions, store.path)",
+                    self.label,
                     len(batch),
+                    self.noun,
                     attempt + 1,
                     type(exc).__name__,
                     exc,
@@ -238,9 +277,26 @@ class BatchWriter:
         self._dropped_full_reported += pending
         self._last_drop_warning = now
         log.warning(
-            "store writer: dropped %d records because the queue was full (queue_size=%d; "
+            "%s: dropped %d %s because the queue was full (queue_size=%d; "
             "%d dropped in total); raise store.writer.queue_size or use a faster store",
+            self.label,
             pending,
+            self.noun,
             self.queue_size,
             self.dropped_total,
         )
+
+
+class BatchWriter(QueueWriter[RequestRecord]):
+    """Batches RequestRecords into `store.write_records` from one background thread."""
+
+    label = "store writer"
+    noun = "records"
+    thread_name = "infersight-store-writer"
+
+    def _write_batch(self, batch: list[RequestRecord]) -> None:
+        self.store.write_records(batch)
+
+    def __enter__(self) -> BatchWriter:
+        self.start()
+        return self

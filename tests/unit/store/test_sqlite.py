@@ -81,10 +81,11 @@ def test_newer_schema_names_both_versions(tmp_path: Path) -> None:
     path = tmp_path / "s.db"
     SqliteStore(path).close()
     conn = sqlite3.connect(path)
-    conn.execute("INSERT INTO schema_version VALUES (7, 'future', 0)")
+    conn.execute("INSERT INTO schema_version VALUES (70, 'future', 0)")
     conn.commit()
     conn.close()
-    with pytest.raises(SchemaTooNewError, match=r"schema version 7.*up to 1") as info:
+    latest = len(SQLITE_MIGRATIONS)
+    with pytest.raises(SchemaTooNewError, match=rf"schema version 70.*up to {latest}") as info:
         SqliteStore(path)
     assert str(path) in str(info.value)
 
@@ -92,22 +93,27 @@ def test_newer_schema_names_both_versions(tmp_path: Path) -> None:
 def test_later_migrations_apply_on_reopen_and_only_once(tmp_path: Path) -> None:
     path = tmp_path / "s.db"
     SqliteStore(path).close()
-    extra = Migration(2, "notes table", ("CREATE TABLE notes (id INTEGER PRIMARY KEY)",))
+    latest = len(SQLITE_MIGRATIONS)
+    extra = Migration(latest + 1, "notes table", ("CREATE TABLE notes (id INTEGER PRIMARY KEY)",))
     for _ in range(2):  # the second open must not re-run CREATE TABLE notes
         SqliteStore(path, migrations=(*SQLITE_MIGRATIONS, extra)).close()
     conn = sqlite3.connect(path)
     rows = conn.execute("SELECT version, description FROM schema_version ORDER BY version")
-    assert rows.fetchall() == [(1, "requests table"), (2, "notes table")]
+    assert rows.fetchall() == [
+        *((m.version, m.description) for m in SQLITE_MIGRATIONS),
+        (latest + 1, "notes table"),
+    ]
     conn.close()
 
 
 def test_failed_migration_rolls_back_its_step(tmp_path: Path) -> None:
     path = tmp_path / "s.db"
-    broken = Migration(2, "broken", ("CREATE TABLE half (x)", "THIS IS NOT SQL"))
-    with pytest.raises(MigrationError, match=r"migration 2 \(broken\).*rolled back"):
+    latest = len(SQLITE_MIGRATIONS)
+    broken = Migration(latest + 1, "broken", ("CREATE TABLE half (x)", "THIS IS NOT SQL"))
+    with pytest.raises(MigrationError, match=rf"migration {latest + 1} \(broken\).*rolled back"):
         SqliteStore(path, migrations=(*SQLITE_MIGRATIONS, broken))
     conn = sqlite3.connect(path)
-    assert current_version(conn) == 1
+    assert current_version(conn) == latest
     tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")}
     assert "half" not in tables and "requests" in tables
     conn.close()
