@@ -15,14 +15,20 @@ from typing import Any
 import uvicorn
 
 from infersight.clock import SystemClock
+from infersight.collectors.base import CollectorDaemon
+from infersight.collectors.registry import build_collectors
 from infersight.core.clock import Clock
+from infersight.cost_daemon import CostDaemon
 from infersight.daemons import Daemon
+from infersight.exporters.latest import FanOut, LatestSamples
 from infersight.exporters.prometheus import GatewayMetrics
 from infersight.gateway.app import GatewayApp, create_app
 from infersight.gateway.routing import UpstreamRouter
 from infersight.settings import Settings
 from infersight.store.base import Store
 from infersight.store.factory import open_store
+from infersight.store.rollup_daemon import RollupDaemon
+from infersight.store.sample_writer import SampleWriter
 from infersight.store.writer import BatchWriter
 
 log = logging.getLogger(__name__)
@@ -64,7 +70,10 @@ class GatewayService:
         clock: Clock | None = None,
         store: Store | None = None,
         daemons: Sequence[Daemon] = (),
+        background: bool = True,
     ) -> None:
+        """background=False runs the gateway alone: no collectors, rollups or cost series
+        (tests and benchmarks of the proxy itself)."""
         self.settings = settings
         self.clock: Clock = clock or SystemClock()
         self.store: Store = store if store is not None else open_store(settings.store)
@@ -84,7 +93,29 @@ class GatewayService:
         self.app: GatewayApp = create_app(
             settings, sink=self.writer, clock=self.clock, router=self.router, metrics=self.metrics
         )
+        # collected and derived samples: history to the store, newest values to /metrics
+        self.sample_writer = SampleWriter(self.store)
+        self.latest = LatestSamples(self.clock)
+        self.metrics.extra_collectors.append(self.latest)
+        self.samples = FanOut(self.sample_writer, self.latest)
+        self.collectors: list[CollectorDaemon] = []
         self.daemons = list(daemons)
+        if background:
+            self.collectors = build_collectors(
+                settings, store_path=settings.store.path, clock=self.clock, sink=self.samples
+            )
+            self.daemons += [
+                *self.collectors,
+                RollupDaemon.from_settings(self.store, self.clock, settings.store),
+                CostDaemon(
+                    settings,
+                    clock=self.clock,
+                    sink=self.samples,
+                    latest=self.latest,
+                    token_totals=self.metrics.tokens_by_upstream,
+                    store=self.store,
+                ),
+            ]
         self._server: uvicorn.Server | None = None
         self._serve_task: asyncio.Task[None] | None = None
         self._sock: socket.socket | None = None
@@ -97,6 +128,7 @@ class GatewayService:
 
     async def start(self) -> None:
         self.writer.start()
+        self.sample_writer.start()
         g = self.settings.gateway
         self._sock = bind_socket(g.host, g.port)
         self.port = self._sock.getsockname()[1]
@@ -133,6 +165,7 @@ class GatewayService:
                 await self._serve_task
         self.router.close()
         await asyncio.to_thread(self.writer.close)
+        await asyncio.to_thread(self.sample_writer.close)
         self.store.close()
 
 

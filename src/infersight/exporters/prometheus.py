@@ -10,7 +10,7 @@ from __future__ import annotations
 import bisect
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
-from typing import Final
+from typing import Final, Protocol
 
 from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.core import (
@@ -38,6 +38,10 @@ E2E_BUCKETS_S: Final = (
 )  # fmt: skip
 
 Labels = tuple[str, ...]
+
+
+class _Collects(Protocol):
+    def collect(self) -> Iterable[Metric]: ...
 
 
 @dataclass(slots=True)
@@ -87,6 +91,21 @@ class GatewayMetrics:
         self.in_flight: dict[str, int] = {}
         # name -> (help, reader): extra counters owned by other parts (the record writer)
         self.extra_counters: dict[str, tuple[str, Callable[[], float]]] = {}
+        # other Prometheus collectors rendered on the same page (collected samples)
+        self.extra_collectors: list[_Collects] = []
+        self._registry = CollectorRegistry(auto_describe=False)
+        self._registry.register(self)
+
+    def tokens_by_upstream(self) -> dict[str, tuple[int, int]]:
+        """(prompt, completion) tokens served so far, per upstream (all models)."""
+        out: dict[str, tuple[int, int]] = {}
+        for (_, upstream), n in self.prompt_tokens.items():
+            p, c = out.get(upstream, (0, 0))
+            out[upstream] = (p + n, c)
+        for (_, upstream), n in self.completion_tokens.items():
+            p, c = out.get(upstream, (0, 0))
+            out[upstream] = (p, c + n)
+        return out
 
     def observe(self, record: RequestRecord, timing: StreamTiming | None) -> None:
         key = (record.model, record.upstream)
@@ -160,14 +179,11 @@ class GatewayMetrics:
             counter = CounterMetricFamily(name, doc)
             counter.add_metric([], read())
             yield counter
-
-    def registry(self) -> CollectorRegistry:
-        registry = CollectorRegistry(auto_describe=False)
-        registry.register(self)
-        return registry
+        for extra in self.extra_collectors:
+            yield from extra.collect()
 
     def exposition(self) -> bytes:
-        return bytes(generate_latest(self.registry()))
+        return bytes(generate_latest(self._registry))
 
 
 def _hist(table: dict[Labels, _Histogram], key: Labels, edges: tuple[float, ...]) -> _Histogram:

@@ -11,7 +11,7 @@ from infersight.store.sqlite import SqliteStore
 
 
 def _open_sqlite(settings: StoreSettings) -> Store:
-    return SqliteStore(settings.path)
+    return SqliteStore(settings.path, retention=settings.retention)
 
 
 BACKENDS: Final[dict[str, Callable[[StoreSettings], Store]]] = {"sqlite": _open_sqlite}
