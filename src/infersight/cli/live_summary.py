@@ -40,6 +40,10 @@ def summary_table(rows: list[RequestSummary], window_s: float) -> Table:
     return table
 
 
+def _fmt(value: float | None, spec: str, unit: str = "") -> str:
+    return "-" if value is None else f"{value:{spec}}{unit}"
+
+
 class LiveSummary:
     """Renders the gateway's recent numbers from the store (queried off the event loop)."""
 
@@ -47,6 +51,36 @@ class LiveSummary:
         self.service = service
         self.header = header
         self.extra: list[str] = []
+
+    def infrastructure_lines(self) -> list[str]:
+        """Collectors, host and cost, from the newest collected samples."""
+        latest = self.service.latest
+        states = [d.state for d in self.service.collectors]
+        lines = []
+        if states:
+            lines.append(
+                "collectors: "
+                + ", ".join(
+                    f"{st.collector} {st.status}"
+                    + (f" ({st.last_error})" if st.status != "up" and st.last_error else "")
+                    for st in states
+                )
+            )
+        cpu = latest.value("host_cpu_utilization_ratio")
+        rss = latest.value("process_resident_memory_bytes")
+        lines.append(
+            f"host: CPU {_fmt(None if cpu is None else cpu * 100, '.0f', ' %')}"
+            f" · gateway memory {_fmt(None if rss is None else rss / 2**20, '.0f', ' MiB')}"
+        )
+        for labels, per_hour in latest.values("cost_usd_per_hour"):
+            upstream = labels.get("upstream", "")
+            per_1m = latest.value("cost_usd_per_1m_output_tokens", upstream=upstream)
+            month = latest.value("cost_projected_month_usd", upstream=upstream)
+            lines.append(
+                f"cost [{upstream}]: ${per_hour:.2f}/h · ${_fmt(per_1m, ',.2f')} per 1M output "
+                f"tokens · projected month ${_fmt(month, ',.0f')}"
+            )
+        return lines
 
     async def render(self) -> RenderableType:
         now = time.time()
@@ -66,5 +100,6 @@ class LiveSummary:
         else:
             parts.append(Text("waiting for the first requests...", style="yellow"))
         parts.extend(Text(line, style="dim") for line in self.extra)
+        parts.extend(Text(line) for line in self.infrastructure_lines())
         parts.append(status)
         return Group(*parts)

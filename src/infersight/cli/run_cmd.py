@@ -20,7 +20,7 @@ from infersight.cli._common import (
 )
 from infersight.cli.live_summary import LiveSummary
 from infersight.service import GatewayService, new_event_loop
-from infersight.settings import Settings, UpstreamSettings, apply_overrides
+from infersight.settings import PricingSettings, Settings, UpstreamSettings, apply_overrides
 
 
 def register(sub: Any) -> None:
@@ -116,11 +116,20 @@ def _run_loop(coro: Any) -> int:
         loop.close()
 
 
-def local_upstream(settings: Settings, url: str, model: str) -> Settings:
+# The demo prices its local model as if it ran on the smallest SageMaker GPU instance, so
+# that cost figures appear; a configured upstream's own pricing wins.
+DEMO_PRICING = PricingSettings(instance_type="ml.g5.xlarge", monthly_budget_usd=1000.0)
+
+
+def local_upstream(
+    settings: Settings, url: str, model: str, *, engine_metrics_url: str | None = None
+) -> Settings:
     """The demo's settings: one upstream, the embedded model."""
-    return settings.model_copy(
-        update={"upstreams": [UpstreamSettings(name="local", url=url, models=[])]}
+    pricing = settings.upstreams[0].pricing or DEMO_PRICING
+    upstream = UpstreamSettings(
+        name="local", url=url, models=[], pricing=pricing, engine_metrics_url=engine_metrics_url
     )
+    return settings.model_copy(update={"upstreams": [upstream]})
 
 
 __all__ = ["LiveSummary", "local_upstream", "main_demo", "main_run", "wait_for_signal"]

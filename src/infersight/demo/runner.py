@@ -7,6 +7,7 @@ import asyncio
 import contextlib
 import logging
 
+import httpx
 from rich.console import Console
 from rich.live import Live
 
@@ -44,7 +45,10 @@ async def run_demo(
     service: GatewayService | None = None
     traffic: TrafficGenerator | None = None
     try:
-        settings = local_upstream(settings, model.url, model.model_name)
+        metrics_url = await _engine_metrics_url(model.url)
+        settings = local_upstream(
+            settings, model.url, model.model_name, engine_metrics_url=metrics_url
+        )
         service = GatewayService(settings)
         try:
             await service.start()
@@ -61,10 +65,14 @@ async def run_demo(
             scenario=scenario,
         )
         traffic.start()
+        price = settings.upstreams[0].pricing
         header = [
             f"infersight demo · gateway {service.url}/v1 · metrics {service.url}/metrics",
             f"model {model.model_name} (llama.cpp at {model.url}) · records in "
             f"{settings.store.path} · scenario {scenario} · Ctrl-C stops",
+            "collectors: host, nvml"
+            + (", engine" if metrics_url else " (llama.cpp's server has no /metrics: no engine)")
+            + (f" · priced as {price.instance_type}" if price and price.instance_type else ""),
         ]
         summary = LiveSummary(service, header)
         await _show(console, summary, traffic, live=live, duration_s=duration_s)
@@ -76,6 +84,17 @@ async def run_demo(
             await service.stop()
             console.print(f"stopped; {service.writer.written_total} records written")
         await asyncio.to_thread(model.stop)
+
+
+async def _engine_metrics_url(base_url: str) -> str | None:
+    """The model server's /metrics URL if it serves Prometheus text, else None."""
+    url = base_url + "/metrics"
+    try:
+        async with httpx.AsyncClient(timeout=3.0, trust_env=False) as client:
+            response = await client.get(url)
+    except httpx.HTTPError:
+        return None
+    return url if response.status_code == 200 else None
 
 
 async def _show(
