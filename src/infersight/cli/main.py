@@ -8,10 +8,26 @@ from collections.abc import Callable, Sequence
 from types import ModuleType
 
 from infersight import __version__
-from infersight.cli import config_cmd, query_cmd, run_cmd, sim_cmd, stats_cmd
+from infersight.cli import (
+    advise_cmd,
+    config_cmd,
+    query_cmd,
+    run_cmd,
+    sim_cmd,
+    stats_cmd,
+    status_cmd,
+)
 
 # Each module exposes register(subparsers); the parser it adds sets `handler`.
-COMMAND_MODULES: tuple[ModuleType, ...] = (run_cmd, sim_cmd, stats_cmd, query_cmd, config_cmd)
+COMMAND_MODULES: tuple[ModuleType, ...] = (
+    run_cmd,
+    sim_cmd,
+    stats_cmd,
+    query_cmd,
+    status_cmd,
+    advise_cmd,
+    config_cmd,
+)
 
 
 def build_parser() -> argparse.ArgumentParser:
