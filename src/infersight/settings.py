@@ -130,7 +130,7 @@ class PricingSettings(_Section):
 
     instance_type: str | None = Field(
         default=None,
-        description="Instance type from the price table (e.g. ml.g5.xlarge); sets the hourly price.",
+        description="Instance type in the price table (e.g. ml.g5.xlarge); sets the hourly price.",
     )
     usd_per_hour: float | None = Field(
         default=None, gt=0, description="Price of one instance per hour, in USD (beats the table)."
@@ -165,7 +165,7 @@ class UpstreamSettings(_Section):
     )
     pricing: PricingSettings | None = Field(
         default=None,
-        description="What this upstream costs (instance-hours or per-token prices); none = no cost.",
+        description="What this upstream costs (instance-hours or token prices); none = no cost.",
     )
     engine_metrics_url: str | None = Field(
         default=None,

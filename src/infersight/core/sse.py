@@ -92,6 +92,28 @@ def chunk_text(obj: Any) -> str:
     return "".join(parts)
 
 
+def count_content_events(block: bytes) -> int:
+    """Events in `block` that carry generated output (a non-empty content/text/reasoning/
+    tool-argument string). Compact JSON is counted with C-level substring counts; JSON with
+    spaces after colons falls back to a regular expression."""
+    if b'": ' in block:
+        return len(_CONTENT_RE.findall(block))
+    n = block.count(b'"content":"') - block.count(b'"content":""')
+    if b'"text":"' in block:
+        n += block.count(b'"text":"') - block.count(b'"text":""')
+    if b"reasoning" in block or b'"arguments":"' in block:
+        n += _extra_keys(block)
+    return n
+
+
+def _extra_keys(block: bytes) -> int:
+    """Non-empty reasoning / tool-argument strings (rare; only called when present)."""
+    total = 0
+    for key in (b'"reasoning_content":"', b'"reasoning":"', b'"arguments":"'):
+        total += block.count(key) - block.count(key + b'"')
+    return total
+
+
 @dataclass(slots=True)
 class SSEStreamObserver:
     """Watches one OpenAI-style SSE stream while it is relayed.
@@ -107,7 +129,6 @@ class SSEStreamObserver:
     usage: dict[str, Any] | None = None
     error: str | None = None
     done: bool = False
-    events_total: int = 0
     bytes_total: int = 0
     text_parts: list[str] = field(default_factory=list)
     _pending: bytes = b""
@@ -128,13 +149,16 @@ class SSEStreamObserver:
             return b""
         block = buf[:end] if end < len(buf) else buf
         self._pending = buf[end:]
-        if self.capture_text or b'"error"' in block or _USAGE_RE.search(block):
+        if (
+            self.capture_text
+            or b'"error"' in block
+            or (b'"usage":{' in block if b'": ' not in block else _USAGE_RE.search(block))
+        ):
             return self._feed_slow(t, block)
-        n_content = len(_CONTENT_RE.findall(block))
+        n_content = count_content_events(block)
         if n_content:
             self.content_times.extend([t] * n_content)
-        self.events_total += block.count(b"data:")
-        if b'"finish_reason"' in block:
+        if b'"finish_reason":"' in block or b'"finish_reason": "' in block:
             self._note_finish(block)
         if _DONE in block:
             self.done = True
@@ -145,7 +169,8 @@ class SSEStreamObserver:
             self.finish_reason = m.group(1).decode("ascii", "replace")
 
     def _feed_slow(self, t: float, block: bytes) -> bytes:
-        """Event-by-event path: usage, error events, text capture."""
+        """Event-by-event path for blocks that carry usage or an error, or for text capture.
+        Only events with such a marker (or all, when capturing text) are JSON-parsed."""
         kept: list[bytes] = []
         dropped = False
         for event in split_events(block):
@@ -153,9 +178,14 @@ class SSEStreamObserver:
             if payload is None:
                 kept.append(event)
                 continue
-            self.events_total += 1
             if payload.strip() == _DONE:
                 self.done = True
+                kept.append(event)
+                continue
+            if not (self.capture_text or b'"error"' in payload or _USAGE_RE.search(payload)):
+                self.content_times.extend([t] * count_content_events(payload))
+                if b'"finish_reason"' in payload:
+                    self._note_finish(payload)
                 kept.append(event)
                 continue
             obj = _parse(payload)
@@ -167,9 +197,7 @@ class SSEStreamObserver:
                 if self.strip_usage and is_usage_only(obj):
                     dropped = True
                     continue
-            n_content = len(_CONTENT_RE.findall(payload))
-            if n_content:
-                self.content_times.extend([t] * n_content)
+            self.content_times.extend([t] * count_content_events(payload))
             if b'"finish_reason"' in payload:
                 self._note_finish(payload)
             if self.capture_text:

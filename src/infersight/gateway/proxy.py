@@ -244,10 +244,22 @@ class ProxyHandler:
                 break
             if not chunks:
                 break
-            if len(chunks) == 1:
-                out = observer.feed(*chunks[0])
+            i = 0
+            # Until the first token is out, relay each read as soon as it is observed: a fast
+            # upstream's whole answer can be waiting, and TTFT must not pay for observing it.
+            while i < len(chunks) and not observer.content_times:
+                piece = observer.feed(*chunks[i])
+                i += 1
+                if piece:
+                    await _send(
+                        send, {"type": "http.response.body", "body": piece, "more_body": True}
+                    )
+            if i == len(chunks):
+                continue
+            if len(chunks) - i == 1:
+                out = observer.feed(*chunks[i])
             else:
-                out = b"".join([observer.feed(t, data) for t, data in chunks])
+                out = b"".join([observer.feed(t, data) for t, data in chunks[i:]])
             if out:
                 await _send(send, {"type": "http.response.body", "body": out, "more_body": True})
         tail = observer.flush()

@@ -92,8 +92,8 @@ class UpstreamResponse:
         if waiter is not None and not waiter.done():
             waiter.set_result(None)
 
-    def _on_body(self, data: bytes) -> None:
-        self._pending.append((time.perf_counter(), data))
+    def _on_body(self, t: float, data: bytes) -> None:
+        self._pending.append((t, data))
         self._pending_bytes += len(data)
         if self._pending_bytes > _HIGH_WATER_BYTES:
             self._conn.pause()
@@ -163,6 +163,8 @@ class _Connection(asyncio.Protocol):
         self.parser: httptools.HttpResponseParser | None = None
         self.closed = False
         self._paused = False
+        self._body_parts: list[bytes] = []
+        self._read_at = 0.0
 
     # protocol callbacks
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
@@ -172,12 +174,22 @@ class _Connection(asyncio.Protocol):
         if self.parser is None:  # bytes outside any exchange: the connection is not reusable
             self.abort()
             return
+        self._read_at = time.perf_counter()
         try:
             self.parser.feed_data(data)
         except httptools.HttpParserError as exc:
             if self.response is not None:
                 self.response.fail(UpstreamError("protocol", f"malformed HTTP response: {exc}"))
             self.abort()
+        self._flush_body()
+
+    def _flush_body(self) -> None:
+        """Hand over the body pieces of one read as one piece: a read often holds many HTTP
+        chunks (one SSE event each), and they arrived together."""
+        parts = self._body_parts
+        if parts and self.response is not None:
+            self._body_parts = []
+            self.response._on_body(self._read_at, parts[0] if len(parts) == 1 else b"".join(parts))
 
     def connection_lost(self, exc: Exception | None) -> None:
         self.closed = True
@@ -187,6 +199,7 @@ class _Connection(asyncio.Protocol):
                 # a body delimited by connection close ends here
                 with contextlib.suppress(httptools.HttpParserError):
                     self.parser.feed_data(b"")
+                self._flush_body()
             if not response.complete:
                 reason = f": {exc}" if exc else ""
                 response.fail(UpstreamError("protocol", f"upstream closed the connection{reason}"))
@@ -203,11 +216,11 @@ class _Connection(asyncio.Protocol):
         self.response._wake()
 
     def on_body(self, body: bytes) -> None:
-        assert self.response is not None
-        self.response._on_body(body)
+        self._body_parts.append(body)
 
     def on_message_complete(self) -> None:
         assert self.response is not None
+        self._flush_body()
         self.response._on_complete()
 
     # used by the pool / response

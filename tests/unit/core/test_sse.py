@@ -6,6 +6,7 @@ import json
 
 from infersight.core.sse import (
     SSEStreamObserver,
+    count_content_events,
     event_data,
     parse_completion_body,
     split_events,
@@ -155,3 +156,18 @@ def test_parse_completion_body() -> None:
     assert finish == "stop"
     assert text == "Hi"
     assert parse_completion_body(b"not json") == (None, None, "")
+
+
+def test_count_content_events_compact_spaced_reasoning_and_tools() -> None:
+    compact = chunk("a") + chunk("") + chunk(None, finish="stop")
+    assert count_content_events(compact.replace(b'": ', b'":')) == 1
+    spaced = b'data: {"choices": [{"delta": {"content": "hi"}}]}\n\n'
+    assert count_content_events(spaced) == 1
+    reasoning = b'data: {"choices":[{"delta":{"reasoning_content":"think","content":""}}]}\n\n'
+    assert count_content_events(reasoning) == 1
+    tool = (
+        b'data: {"choices":[{"delta":{"tool_calls":[{"function":{"arguments":"{\\"a\\""}}]}}]}\n\n'
+    )
+    assert count_content_events(tool) == 1
+    completion = b'data: {"choices":[{"text":" x"}]}\n\ndata: {"choices":[{"text":""}]}\n\n'
+    assert count_content_events(completion) == 1
