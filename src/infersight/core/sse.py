@@ -92,6 +92,16 @@ def chunk_text(obj: Any) -> str:
     return "".join(parts)
 
 
+def _first_marker(block: bytes) -> int:
+    """Index of the first usage block or error key in `block`, or -1."""
+    found = [i for i in (block.find(b'"error"'), block.find(b'"usage":{')) if i >= 0]
+    if b'": ' in block:
+        m = _USAGE_RE.search(block)
+        if m:
+            found.append(m.start())
+    return min(found) if found else -1
+
+
 def count_content_events(block: bytes) -> int:
     """Events in `block` that carry generated output (a non-empty content/text/reasoning/
     tool-argument string). Compact JSON is counted with C-level substring counts; JSON with
@@ -149,12 +159,18 @@ class SSEStreamObserver:
             return b""
         block = buf[:end] if end < len(buf) else buf
         self._pending = buf[end:]
-        if (
-            self.capture_text
-            or b'"error"' in block
-            or (b'"usage":{' in block if b'": ' not in block else _USAGE_RE.search(block))
-        ):
+        if self.capture_text:
             return self._feed_slow(t, block)
+        marker = _first_marker(block)
+        if marker < 0:
+            return self._feed_fast(t, block)
+        # only the events from the first usage/error marker on need the slow path
+        cut = block.rfind(b"\n\n", 0, marker) + 2  # 1 when none: CRLF streams go slow whole
+        cut = cut if cut > 1 else 0
+        head = self._feed_fast(t, block[:cut]) if cut else b""
+        return head + self._feed_slow(t, block[cut:])
+
+    def _feed_fast(self, t: float, block: bytes) -> bytes:
         n_content = count_content_events(block)
         if n_content:
             self.content_times.extend([t] * n_content)
