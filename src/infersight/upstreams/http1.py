@@ -62,7 +62,9 @@ class UpstreamResponse:
         "_error",
         "_pending",
         "_pending_bytes",
+        "_wait_started",
         "_waiter",
+        "_watchdog",
         "complete",
         "headers",
         "keep_alive",
@@ -79,6 +81,8 @@ class UpstreamResponse:
         self._pending_bytes = 0
         self._error: UpstreamError | None = None
         self._waiter: asyncio.Future[None] | None = None
+        self._wait_started = 0.0
+        self._watchdog: asyncio.TimerHandle | None = None
 
     def header(self, name: bytes) -> bytes | None:
         for key, value in self.headers:
@@ -119,20 +123,40 @@ class UpstreamResponse:
             if self._error is not None:
                 raise self._error
             if self.complete:
+                self._stop_watchdog()
                 return []
             loop = asyncio.get_running_loop()
             self._waiter = waiter = loop.create_future()
-            handle = loop.call_later(timeout_s, _expire, waiter)
+            self._wait_started = time.perf_counter()
+            if self._watchdog is None:
+                # one timer per response, re-armed only when it fires: not one per read
+                self._watchdog = loop.call_later(timeout_s, self._check_idle, timeout_s)
             try:
                 await waiter
             finally:
-                handle.cancel()
                 self._waiter = None
         chunks, self._pending = self._pending, []
         if self._pending_bytes > _LOW_WATER_BYTES:
             self._conn.resume()
         self._pending_bytes = 0
         return chunks
+
+    def _check_idle(self, timeout_s: float) -> None:
+        self._watchdog = None
+        waiter = self._waiter
+        if waiter is None or waiter.done():
+            return
+        idle_s = time.perf_counter() - self._wait_started
+        if idle_s >= timeout_s:
+            _expire(waiter)
+            return
+        loop = asyncio.get_running_loop()
+        self._watchdog = loop.call_later(timeout_s - idle_s, self._check_idle, timeout_s)
+
+    def _stop_watchdog(self) -> None:
+        if self._watchdog is not None:
+            self._watchdog.cancel()
+            self._watchdog = None
 
     async def read_all(self, timeout_s: float, limit_bytes: int = 64 * 1024 * 1024) -> bytes:
         parts: list[bytes] = []
@@ -147,6 +171,7 @@ class UpstreamResponse:
 
     def close(self) -> None:
         """Finish the exchange: reuse the connection if it ended cleanly, else close it."""
+        self._stop_watchdog()
         self._conn.finish(self)
 
 
