@@ -18,9 +18,10 @@ KeyPath = tuple[str | int, ...]
 class SettingValueError(ValueError):
     """Raise from a field validator to give the user a fix hint along with the message."""
 
-    def __init__(self, message: str, *, hint: str = "") -> None:
+    def __init__(self, message: str, *, hint: str = "", show_value: bool = True) -> None:
         super().__init__(message)
         self.hint = hint
+        self.show_value = show_value  # False: never echo the input (it may hold a secret)
 
 
 class _NoValue:

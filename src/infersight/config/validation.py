@@ -63,7 +63,7 @@ def describe(err: ErrorDetails, at: Located) -> tuple[str, str, bool]:
     if kind in ("value_error", "assertion_error"):
         error = ctx.get("error")
         message = str(error) if error is not None else err["msg"]
-        return message, getattr(error, "hint", ""), True
+        return message, getattr(error, "hint", ""), getattr(error, "show_value", True)
     message = err["msg"]
     if message.startswith("Input should be "):
         message = "must be " + message.removeprefix("Input should be ")
