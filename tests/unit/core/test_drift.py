@@ -14,6 +14,7 @@ from infersight.core.drift import (
     mmd_test,
     pearson,
     psi,
+    psi_noise_floor,
     regularized_beta,
     spearman,
     student_t_two_sided_p,
@@ -30,6 +31,16 @@ def test_psi_hand_computed_and_identical() -> None:
     assert psi(base, base) == pytest.approx(0.0, abs=1e-12)
     assert psi(base, rng.normal(size=2000)) < 0.05
     assert psi(base, rng.normal(1.0, 1.0, size=2000)) > 0.25
+
+
+def test_psi_noise_floor_predicts_small_sample_psi() -> None:
+    rng = np.random.default_rng(8)
+    observed = [psi(rng.normal(size=60), rng.normal(size=60)) for _ in range(200)]
+    floor = psi_noise_floor(10, 60, 60)
+    assert floor == pytest.approx(0.3)
+    assert float(np.mean(observed)) == pytest.approx(floor, rel=0.25)
+    with pytest.raises(ValueError):
+        psi_noise_floor(1, 60, 60)
 
 
 def test_psi_empty_bins_use_epsilon_and_outliers_count() -> None:
