@@ -104,10 +104,12 @@ class EmailNotifier:
                     smtp.login(self.username, self._password or "")
                 refused = smtp.send_message(msg, self.from_addr, self.to_addrs)
         except smtplib.SMTPNotSupportedError as exc:
-            raise NotifierError(
-                f"{where}: the server does not offer {'STARTTLS' if self.starttls else 'AUTH'}"
-                f" ({exc}); set starttls: false or ssl: true to match the server"
-            ) from exc
+            if "STARTTLS" in str(exc):
+                fix = "set ssl: true for an SMTPS port, or starttls: false for a plain relay"
+            else:
+                fix = "remove username/password if it needs no login, or use TLS (servers "
+                fix += "often offer AUTH only after STARTTLS)"
+            raise NotifierError(f"{where}: {exc} ({fix})") from exc
         except smtplib.SMTPAuthenticationError as exc:
             raise NotifierError(
                 f"{where}: login as {self.username!r} refused ({exc.smtp_code} "
