@@ -131,7 +131,12 @@ def test_header_names_and_env_names_are_checked() -> None:
         {"kind": "webhook", "url": "http://h/x", "headers_env": {"Authorization": "1TOKEN"}}
     )
     assert "'1TOKEN' is not an environment variable name" in text
-    both = {"kind": "webhook", "url": "http://h/x", "headers": {"A": "1"}, "headers_env": {"A": "B"}}
+    both = {
+        "kind": "webhook",
+        "url": "http://h/x",
+        "headers": {"A": "1"},
+        "headers_env": {"A": "B"},
+    }
     assert "header A is set in both headers and headers_env" in one_problem(both)
 
 
