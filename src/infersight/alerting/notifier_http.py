@@ -72,7 +72,8 @@ async def post_json(
 
 
 class WebhookNotifier:
-    """POSTs the webhook JSON body (schema version 1, see notifier_format.webhook_body)."""
+    """POSTs the webhook JSON body (schema version 1, see notifier_format.webhook_body).
+    With `secret_url` (a URL read from the environment) errors show only the URL's host."""
 
     def __init__(
         self,
@@ -82,9 +83,11 @@ class WebhookNotifier:
         headers: Mapping[str, str] | None = None,
         retry: RetryPolicy | None = None,
         body: Callable[[NotificationView], Mapping[str, Any]] = webhook_body,
+        secret_url: bool = False,
     ) -> None:
         self.name = name
         self.url = url
+        self.secret_url = secret_url
         self.headers = dict(headers or {})
         self.retry = retry or RetryPolicy()
         self._body = body
@@ -96,10 +99,12 @@ class WebhookNotifier:
             self._body(notification),
             headers=self.headers,
             timeout_s=self.retry.timeout_s,
+            secret_path=self.secret_url,
         )
 
     def __repr__(self) -> str:  # headers may carry tokens: never shown
-        return f"WebhookNotifier(name={self.name!r}, url={shown_url(self.url)!r})"
+        url = shown_url(self.url, secret_path=self.secret_url)
+        return f"WebhookNotifier(name={self.name!r}, url={url!r})"
 
 
 class SlackNotifier:

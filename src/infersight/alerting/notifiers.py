@@ -111,7 +111,13 @@ def _webhook(s: NotifierSettings, secrets: _Secrets) -> Notifier:
     headers = dict(s.headers)
     for header, var in s.headers_env.items():
         headers[header] = secrets.read(var, f"headers_env.{header}")
-    return WebhookNotifier(s.name, _url(s, secrets), headers=headers, retry=_retry(s))
+    return WebhookNotifier(
+        s.name,
+        _url(s, secrets),
+        headers=headers,
+        retry=_retry(s),
+        secret_url=s.url_env is not None,
+    )
 
 
 def _slack(s: NotifierSettings, secrets: _Secrets) -> Notifier:
