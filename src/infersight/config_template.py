@@ -84,6 +84,8 @@ def _model_lines(model: type[BaseModel], values: Mapping[str, Any], indent: int)
     pad = " " * indent
     lines: list[str] = []
     for name, field in model.model_fields.items():
+        if name not in values:  # a compact dump (alert rules) leaves defaults out
+            continue
         if indent == 0 and lines:
             lines.append("")
         lines += _comment(field, pad)

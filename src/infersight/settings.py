@@ -17,8 +17,9 @@ from __future__ import annotations
 from typing import Literal
 from urllib.parse import urlsplit
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
 
+from infersight.alerting.settings import AlertingSettings, check_windows
 from infersight.config.errors import (
     NO_VALUE,
     ConfigError,
@@ -122,6 +123,10 @@ class GatewaySettings(_Section):
         default=120.0,
         gt=0,
         description="Longest silence between two reads of a streaming body, in seconds.",
+    )
+    dashboard_token: SecretStr | None = Field(
+        default=None,
+        description="Token for the web dashboard and its API; required when host is not loopback.",
     )
 
 
@@ -304,6 +309,9 @@ class Settings(_Section):
     demo: DemoSettings = Field(
         default_factory=DemoSettings, description="Settings of `infersight demo`."
     )
+    alerting: AlertingSettings = Field(
+        default_factory=AlertingSettings, description="Alert rules and where notifications go."
+    )
     log_level: Literal["debug", "info", "warning", "error"] = Field(
         default="info", description="Logging verbosity."
     )
@@ -312,3 +320,8 @@ class Settings(_Section):
     @classmethod
     def _lower_level(cls, v: object) -> object:
         return v.lower() if isinstance(v, str) else v
+
+    @model_validator(mode="after")
+    def _alert_windows(self) -> Settings:
+        check_windows(self.alerting, self.store.retention)  # rules vs store.retention
+        return self
