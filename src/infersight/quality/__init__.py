@@ -1,0 +1,1 @@
+"""The quality axis: sentence embeddings, scorers, datasets and sweeps."""
