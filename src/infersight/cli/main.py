@@ -11,6 +11,7 @@ from infersight import __version__
 from infersight.cli import (
     advise_cmd,
     config_cmd,
+    loadtest_cmd,
     query_cmd,
     run_cmd,
     sim_cmd,
@@ -26,6 +27,7 @@ COMMAND_MODULES: tuple[ModuleType, ...] = (
     query_cmd,
     status_cmd,
     advise_cmd,
+    loadtest_cmd,
     config_cmd,
 )
 

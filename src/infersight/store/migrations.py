@@ -112,6 +112,32 @@ SQLITE_MIGRATIONS: Final[tuple[Migration, ...]] = (
             "CREATE INDEX requests_finished_at ON requests (started_at + e2e_s)",
         ),
     ),
+    Migration(
+        3,
+        "loadtests table (infersight loadtest runs)",
+        (
+            # summary: the JSON report without per-request rows (levels, capacity, search).
+            """CREATE TABLE loadtests (
+                id TEXT PRIMARY KEY,
+                started_at REAL NOT NULL,
+                ended_at REAL NOT NULL,
+                endpoint TEXT NOT NULL,
+                model TEXT NOT NULL,
+                profile TEXT NOT NULL,
+                status TEXT NOT NULL,
+                stop_reason TEXT,
+                levels INTEGER NOT NULL,
+                requests INTEGER NOT NULL,
+                errors INTEGER NOT NULL,
+                knee_concurrency REAL,
+                knee_request_throughput REAL,
+                max_goodput REAL,
+                report_path TEXT,
+                summary TEXT NOT NULL
+            )""",
+            "CREATE INDEX loadtests_started_at ON loadtests (started_at)",
+        ),
+    ),
 )
 
 _VERSION_TABLE = """CREATE TABLE IF NOT EXISTS schema_version (

@@ -31,6 +31,7 @@ from infersight.store.migrations import (
     StoreOpenError,
     apply_migrations,
 )
+from infersight.store.sqlite_loadtests import SqliteLoadtests
 from infersight.store.sqlite_metrics import ROLLUP_DELAY_S, SqliteMetrics
 
 MEMORY: Final = ":memory:"
@@ -89,6 +90,7 @@ class SqliteStore:
             retention if retention is not None else RetentionSettings(),
             rollup_delay_s=rollup_delay_s,
         )
+        self.loadtests = SqliteLoadtests(self._connection, self._lock)  # load test runs
 
     def __repr__(self) -> str:
         return f"SqliteStore({self.path!r})"
