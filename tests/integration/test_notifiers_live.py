@@ -17,7 +17,7 @@ import ssl
 import subprocess
 import threading
 from collections.abc import Iterator, Mapping
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, replace
 from email.message import EmailMessage
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -28,6 +28,7 @@ from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import SMTP, AuthResult, Envelope, LoginPassword, Session
 
 from infersight.alerting.delivery import DeliveryResult, deliver
+from infersight.alerting.model import Notification
 from infersight.alerting.notifier_format import STATE_COLOURS
 from infersight.alerting.notifier_settings import NotifierSettings
 from infersight.alerting.notifiers import EmailNotifier, Notifier, build_notifiers
@@ -38,27 +39,25 @@ pytestmark = pytest.mark.filterwarnings(
 )
 
 
-@dataclass(frozen=True)
-class Note:
-    rule: str = "p95-ttft"
-    kind: str = "threshold"
-    state: str = "ALARM"
-    previous_state: str = "OK"
-    value: float | None = 2.5
-    threshold: float | None = 2.0
-    lower: float | None = None
-    upper: float | None = None
-    baseline: float | None = None
-    window_s: float = 300.0
-    severity: str = "critical"
-    labels: Mapping[str, str] = field(default_factory=lambda: {"model": "llama"})
-    runbook: str = "https://runbooks.example.com/ttft"
-    dashboard_url: str = "http://127.0.0.1:8400/dashboard/rules/p95-ttft"
-    started_at: float | None = 1_700_000_000.0
-    at: float = 1_700_000_300.0
-
-    def to_dict(self) -> dict[str, object]:
-        return asdict(self)
+def Note(**changes: Any) -> Notification:
+    """A firing threshold notification, with `changes` applied."""
+    base = Notification(
+        rule="p95-ttft",
+        kind="threshold",
+        status="firing",
+        state="ALARM",
+        previous_state="OK",
+        value=2.5,
+        window_s=300.0,
+        severity="critical",
+        at=1_700_000_300.0,
+        started_at=1_700_000_000.0,
+        threshold=2.0,
+        labels={"model": "llama"},
+        runbook="https://runbooks.example.com/ttft",
+        dashboard_url="http://127.0.0.1:8400/dashboard/rules/p95-ttft",
+    )
+    return replace(base, **changes)
 
 
 # --- HTTP receiver ---------------------------------------------------------------------------
@@ -149,7 +148,7 @@ class Waits:
 
 
 def send_all(
-    notifiers: Mapping[str, Notifier], note: Note | None = None, waits: Waits | None = None
+    notifiers: Mapping[str, Notifier], note: Notification | None = None, waits: Waits | None = None
 ) -> dict[str, DeliveryResult]:
     results = asyncio.run(
         deliver(notifiers, note or Note(), clock=FakeClock(), sleep=waits or Waits())
@@ -188,6 +187,7 @@ def test_webhook_posts_the_documented_body_with_headers(receiver: Receiver) -> N
     body = got.body
     assert body["version"] == 1
     assert (body["rule"], body["state"], body["previous_state"]) == ("p95-ttft", "ALARM", "OK")
+    assert body["status"] == "firing" and body["title"].startswith("[ALARM] p95-ttft")
     assert (body["value"], body["threshold"], body["window_s"]) == (2.5, 2.0, 300.0)
     assert body["severity"] == "critical" and body["labels"] == {"model": "llama"}
     assert body["runbook"] == "https://runbooks.example.com/ttft"
@@ -202,7 +202,9 @@ def test_slack_message_reaches_the_receiver(receiver: Receiver) -> None:
     note = Note(state="OK", previous_state="ALARM", value=1.2)
     assert send_all(notifiers, note)["slack"].delivered
     [got] = receiver.on("/slack")
-    assert got.body["text"] == "[OK] p95-ttft: value 1.2, threshold 2 over 5m (was ALARM)"
+    assert got.body["text"] == (
+        "[OK] p95-ttft {model=llama}: value 1.2, threshold 2 over 5m (was ALARM)"
+    )
     attachment = got.body["attachments"][0]
     assert attachment["color"] == STATE_COLOURS["OK"]
     text = json.dumps(got.body)
@@ -353,7 +355,7 @@ def test_email_with_auth_carries_every_field(smtp: tuple[Mailbox, int]) -> None:
     assert envelope.rcpt_tos == ["oncall@infersight.test", "lead@infersight.test"]
     [msg] = box.messages()
     assert msg["Subject"].strip() == (
-        "[infersight-test] [ALARM] p95-ttft: value 2.5, threshold 2 over 5m (was OK)"
+        "[infersight-test] [ALARM] p95-ttft {model=llama}: value 2.5, threshold 2 over 5m (was OK)"
     )
     assert msg["To"] == "oncall@infersight.test, lead@infersight.test"
     assert msg["X-Infersight-State"] == "ALARM"

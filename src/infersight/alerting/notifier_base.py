@@ -8,7 +8,7 @@ notifiers depend on the fields they show, not on the engine.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Protocol, runtime_checkable
+from typing import Any, Protocol, runtime_checkable
 
 
 class NotificationView(Protocol):
@@ -39,7 +39,17 @@ class NotificationView(Protocol):
     @property
     def labels(self) -> Mapping[str, str]: ...
     @property
+    def status(self) -> str: ...  # "firing", "resolved" or "test"
+    @property
+    def summary(self) -> str: ...  # why, in one line; "" when the engine gives none
+    @property
+    def repeat(self) -> int: ...  # 0 for an episode's first notification, then 1, 2, ...
+    @property
+    def detail(self) -> Mapping[str, Any]: ...  # extra facts: SLO burn rates, baseline, ...
+    @property
     def runbook(self) -> str: ...  # text or a URL; "" when the rule has none
+    @property
+    def runbook_url(self) -> str: ...  # link to a longer runbook; "" when none
     @property
     def dashboard_url(self) -> str: ...  # link to the dashboard view of the rule's series
     @property

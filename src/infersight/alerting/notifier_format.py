@@ -8,7 +8,10 @@ window, the dashboard link and the runbook.
 from __future__ import annotations
 
 import html
+import json
 import math
+import re
+from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any, Final
 from urllib.parse import urlsplit
@@ -75,60 +78,101 @@ def condition(n: NotificationView) -> str:
 
 
 def headline(n: NotificationView) -> str:
-    """ "[ALARM] p95-ttft: value 2.31, threshold 2 over 5m (was OK)"."""
-    return (
-        f"[{n.state}] {n.rule}: value {number(n.value)}, {condition(n)} over "
+    """ "[ALARM] p95-ttft {model=llama}: value 2.31, threshold 2 over 5m (was OK)"."""
+    tag = "TEST" if n.status == "test" else n.state
+    where = f" {{{labels_text(n)}}}" if n.labels else ""
+    text = (
+        f"[{tag}] {n.rule}{where}: value {number(n.value)}, {condition(n)} over "
         f"{duration(n.window_s)} (was {n.previous_state})"
     )
+    return text + (f", reminder {n.repeat}" if n.repeat > 0 else "")
 
 
 def labels_text(n: NotificationView) -> str:
     return ", ".join(f"{k}={v}" for k, v in sorted(n.labels.items())) or "none"
 
 
+def _detail_value(value: Any) -> str:
+    if isinstance(value, float):
+        return number(value)
+    if isinstance(value, str):
+        return value
+    return json.dumps(json_safe(value), separators=(",", ":"))
+
+
+def json_safe(value: Any) -> Any:
+    """`value` with plain JSON types only (mappings, lists, str, numbers, bool, None)."""
+    if isinstance(value, Mapping):
+        return {str(k): json_safe(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [json_safe(v) for v in value]
+    if value is None or isinstance(value, str | int | float | bool):
+        return value
+    return str(value)
+
+
 def fields(n: NotificationView) -> list[tuple[str, str]]:
-    """(label, text) for every field, in reading order."""
+    """(label, text) for every field, in reading order; optional ones only when present."""
+    status = n.status + (f" (reminder {n.repeat})" if n.repeat > 0 else "")
     rows = [
         ("Rule", n.rule),
         ("State", n.state),
         ("Previous state", n.previous_state),
+        ("Status", status),
         ("Severity", n.severity),
         ("Value", number(n.value)),
         ("Condition", condition(n)),
         ("Window", duration(n.window_s)),
+    ]
+    if n.summary:
+        rows.append(("Why", n.summary))
+    rows += [
         ("Rule kind", n.kind),
         ("Labels", labels_text(n)),
         ("State since", iso_time(n.started_at) or "unknown"),
         ("Evaluated at", iso_time(n.at) or "unknown"),
-        ("Dashboard", n.dashboard_url or "none"),
-        ("Runbook", n.runbook or "none"),
     ]
+    if n.detail:
+        details = ", ".join(f"{k}={_detail_value(v)}" for k, v in n.detail.items())
+        rows.append(("Details", details))
+    rows += [
+        ("Dashboard", n.dashboard_url or "none"),
+        ("Runbook", n.runbook or n.runbook_url or "none"),
+    ]
+    if n.runbook_url and n.runbook_url not in (n.runbook or n.runbook_url):
+        rows.append(("Runbook link", n.runbook_url))
     return rows
 
 
 def webhook_body(n: NotificationView) -> dict[str, Any]:
     """The webhook JSON body, schema version 1 (documented in the README)."""
-    banded = n.lower is not None or n.upper is not None or n.baseline is not None
+    banded = n.lower is not None or n.upper is not None
     return {
         "version": WEBHOOK_SCHEMA_VERSION,
         "source": "infersight",
         "rule": n.rule,
         "kind": n.kind,
+        "status": n.status,
         "state": n.state,
         "previous_state": n.previous_state,
         "severity": n.severity,
         "value": n.value,
         "threshold": n.threshold,
-        "band": {"lower": n.lower, "upper": n.upper, "baseline": n.baseline} if banded else None,
+        "band": {"lower": n.lower, "upper": n.upper} if banded else None,
+        "baseline": n.baseline,
         "window_s": n.window_s,
         "labels": dict(n.labels),
-        "summary": headline(n),
+        "title": headline(n),
+        "summary": n.summary or None,
+        "repeat": n.repeat,
         "runbook": n.runbook or None,
+        "runbook_url": n.runbook_url or None,
         "dashboard_url": n.dashboard_url or None,
         "started_at": iso_time(n.started_at),
         "at": iso_time(n.at),
         "started_at_unix": n.started_at,
         "at_unix": n.at,
+        "detail": json_safe(n.detail),
     }
 
 
@@ -148,16 +192,19 @@ def slack_payload(n: NotificationView) -> dict[str, Any]:
     an attachment coloured by state holding the fields, the dashboard link and the runbook."""
     emoji = _STATE_EMOJI.get(n.state, "")
     title = f"{emoji} *{_mrkdwn(n.state)}* `{_mrkdwn(n.rule)}`".strip()
-    shown = {"Rule", "State", "Dashboard", "Runbook"}
+    shown = {"Rule", "State", "Dashboard", "Runbook", "Runbook link"}
     slack_fields = [
         {"type": "mrkdwn", "text": f"*{label}*\n{_mrkdwn(text)[:1900]}"}
         for label, text in fields(n)
         if label not in shown
     ]
+    runbook = n.runbook or n.runbook_url
     links = [
         "*Dashboard:* " + (_slack_link(n.dashboard_url, "open") if n.dashboard_url else "none"),
-        "*Runbook:* " + (_slack_link(n.runbook, "open")[:2800] if n.runbook else "none"),
+        "*Runbook:* " + (_slack_link(runbook, "open")[:2500] if runbook else "none"),
     ]
+    if n.runbook_url and n.runbook_url not in runbook:
+        links.append("*Runbook link:* " + _slack_link(n.runbook_url, "open"))
     blocks: list[dict[str, Any]] = [
         {"type": "section", "fields": slack_fields[i : i + 10]}
         for i in range(0, len(slack_fields), 10)
@@ -193,19 +240,28 @@ def email_text(n: NotificationView) -> str:
     return "\n".join(lines) + "\n"
 
 
+_URL_IN_TEXT: Final = re.compile(r"https?://[^\s<>\"']+")
+
+
+def _html_text(text: str) -> str:
+    """Escaped text with its URLs as links and its line breaks kept."""
+    out, pos = [], 0
+    for m in _URL_IN_TEXT.finditer(text):
+        url = m.group(0).rstrip(".,;:)")
+        out.append(html.escape(text[pos : m.start()]))
+        out.append(f'<a href="{html.escape(url, quote=True)}">{html.escape(url)}</a>')
+        pos = m.start() + len(url)
+    out.append(html.escape(text[pos:]))
+    return "".join(out).replace("\n", "<br>")
+
+
 def email_html(n: NotificationView) -> str:
     colour = STATE_COLOURS.get(n.state, "#9e9e9e")
-    rows = []
-    for label, text in fields(n):
-        cell = html.escape(text)
-        if label in ("Dashboard", "Runbook") and is_url(text):
-            cell = f'<a href="{html.escape(text.strip(), quote=True)}">{cell}</a>'
-        elif label == "Runbook":
-            cell = cell.replace("\n", "<br>")
-        rows.append(
-            f'<tr><th align="left" style="padding:2px 12px 2px 0">{html.escape(label)}</th>'
-            f"<td>{cell}</td></tr>"
-        )
+    rows = [
+        f'<tr><th align="left" valign="top" style="padding:2px 12px 2px 0">{html.escape(label)}'
+        f"</th><td>{_html_text(text)}</td></tr>"
+        for label, text in fields(n)
+    ]
     return (
         "<!DOCTYPE html><html><body>"
         f'<h2 style="color:{colour};margin:0 0 8px">{html.escape(headline(n))}</h2>'

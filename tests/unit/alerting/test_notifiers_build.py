@@ -5,12 +5,12 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Mapping
-from dataclasses import asdict, dataclass, field
+from dataclasses import replace
 from typing import Any, get_args
 
 import pytest
 
+from infersight.alerting.model import Notification
 from infersight.alerting.notifier_settings import NotifierKind, NotifierSettings
 from infersight.alerting.notifiers import (
     NOTIFIER_KINDS,
@@ -24,27 +24,25 @@ from infersight.alerting.notifiers import (
 from infersight.settings import ConfigError
 
 
-@dataclass(frozen=True)
-class Note:
-    rule: str = "p95-ttft"
-    kind: str = "threshold"
-    state: str = "ALARM"
-    previous_state: str = "OK"
-    value: float | None = 2.5
-    threshold: float | None = 2.0
-    lower: float | None = None
-    upper: float | None = None
-    baseline: float | None = None
-    window_s: float = 300.0
-    severity: str = "warning"
-    labels: Mapping[str, str] = field(default_factory=lambda: {"model": "llama"})
-    runbook: str = "Check the upstream's queue depth."
-    dashboard_url: str = "http://127.0.0.1:8400/dashboard/rules/p95-ttft"
-    started_at: float | None = 1_700_000_000.0
-    at: float = 1_700_000_300.0
-
-    def to_dict(self) -> dict[str, object]:
-        return asdict(self)
+def Note(**changes: Any) -> Notification:
+    """A firing threshold notification, with `changes` applied."""
+    base = Notification(
+        rule="p95-ttft",
+        kind="threshold",
+        status="firing",
+        state="ALARM",
+        previous_state="OK",
+        value=2.5,
+        window_s=300.0,
+        severity="warning",
+        at=1_700_000_300.0,
+        started_at=1_700_000_000.0,
+        threshold=2.0,
+        labels={"model": "llama"},
+        runbook="Check the upstream's queue depth.",
+        dashboard_url="http://127.0.0.1:8400/dashboard/rules/p95-ttft",
+    )
+    return replace(base, **changes)
 
 
 def entry(**values: Any) -> NotifierSettings:
@@ -162,7 +160,7 @@ def test_log_notifier_line(caplog: pytest.LogCaptureFixture) -> None:
     assert alarm.levelno == logging.WARNING and ok.levelno == logging.INFO
     text = alarm.getMessage()
     for needle in (
-        "[ALARM] p95-ttft: value 2.5, threshold 2 over 5m (was OK)",
+        "[ALARM] p95-ttft {model=llama}: value 2.5, threshold 2 over 5m (was OK)",
         "rule='p95-ttft'",
         "severity='warning'",
         "labels='model=llama'",
@@ -171,4 +169,4 @@ def test_log_notifier_line(caplog: pytest.LogCaptureFixture) -> None:
         "state_since='2023-11-14T22:13:20Z'",
     ):
         assert needle in text, needle
-    assert ok.getMessage().startswith("[OK] p95-ttft: value 1")
+    assert ok.getMessage().startswith("[OK] p95-ttft {model=llama}: value 1")

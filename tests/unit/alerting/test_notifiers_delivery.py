@@ -7,8 +7,8 @@ ones against real servers are in tests/integration/test_notifiers_live.py)."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Mapping
-from dataclasses import asdict, dataclass, field
+from dataclasses import replace
+from typing import Any
 
 import pytest
 
@@ -19,31 +19,30 @@ from infersight.alerting.delivery import (
     deliver_one,
     policy_of,
 )
+from infersight.alerting.model import Notification
 from infersight.alerting.notifier_base import NotificationView, Notifier, NotifierError
 from infersight.core.clock import FakeClock
 
 
-@dataclass(frozen=True)
-class Note:
-    rule: str = "p95-ttft"
-    kind: str = "threshold"
-    state: str = "ALARM"
-    previous_state: str = "OK"
-    value: float | None = 2.5
-    threshold: float | None = 2.0
-    lower: float | None = None
-    upper: float | None = None
-    baseline: float | None = None
-    window_s: float = 300.0
-    severity: str = "warning"
-    labels: Mapping[str, str] = field(default_factory=dict)
-    runbook: str = ""
-    dashboard_url: str = ""
-    started_at: float | None = None
-    at: float = 1_700_000_000.0
-
-    def to_dict(self) -> dict[str, object]:
-        return asdict(self)
+def Note(**changes: Any) -> Notification:
+    """A firing threshold notification, with `changes` applied."""
+    base = Notification(
+        rule="p95-ttft",
+        kind="threshold",
+        status="firing",
+        state="ALARM",
+        previous_state="OK",
+        value=2.5,
+        window_s=300.0,
+        severity="warning",
+        at=1_700_000_000.0,
+        started_at=None,
+        threshold=2.0,
+        labels={},
+        runbook="",
+        dashboard_url="",
+    )
+    return replace(base, **changes)
 
 
 class Flaky:

@@ -5,9 +5,10 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import replace
 from typing import Any
 
+from infersight.alerting.model import Notification
 from infersight.alerting.notifier_format import (
     STATE_COLOURS,
     WEBHOOK_SCHEMA_VERSION,
@@ -24,29 +25,25 @@ from infersight.alerting.notifier_format import (
 )
 
 
-@dataclass(frozen=True)
-class Note:
-    """A notification as the engine hands it over (the fields of NotificationView)."""
-
-    rule: str = "p95-ttft"
-    kind: str = "threshold"
-    state: str = "ALARM"
-    previous_state: str = "OK"
-    value: float | None = 2.3125
-    threshold: float | None = 2.0
-    lower: float | None = None
-    upper: float | None = None
-    baseline: float | None = None
-    window_s: float = 300.0
-    severity: str = "critical"
-    labels: Mapping[str, str] = field(default_factory=lambda: {"model": "llama", "upstream": "a"})
-    runbook: str = "https://runbooks.example.com/ttft"
-    dashboard_url: str = "http://127.0.0.1:8400/dashboard/rules/p95-ttft?window=15m"
-    started_at: float | None = 1_700_000_000.0
-    at: float = 1_700_000_300.0
-
-    def to_dict(self) -> dict[str, object]:
-        return asdict(self)
+def Note(**changes: Any) -> Notification:
+    """A firing threshold notification, with `changes` applied."""
+    base = Notification(
+        rule="p95-ttft",
+        kind="threshold",
+        status="firing",
+        state="ALARM",
+        previous_state="OK",
+        value=2.3125,
+        window_s=300.0,
+        severity="critical",
+        at=1_700_000_300.0,
+        started_at=1_700_000_000.0,
+        threshold=2.0,
+        labels={"model": "llama", "upstream": "a"},
+        runbook="https://runbooks.example.com/ttft",
+        dashboard_url="http://127.0.0.1:8400/dashboard/rules/p95-ttft?window=15m",
+    )
+    return replace(base, **changes)
 
 
 def test_small_formatters() -> None:
@@ -70,35 +67,47 @@ def test_condition_names_threshold_or_band() -> None:
 
 
 def test_headline() -> None:
-    assert headline(Note()) == "[ALARM] p95-ttft: value 2.312, threshold 2 over 5m (was OK)"
+    assert headline(Note()) == (
+        "[ALARM] p95-ttft {model=llama, upstream=a}: value 2.312, threshold 2 over 5m (was OK)"
+    )
+    assert headline(Note(labels={}, status="test")).startswith("[TEST] p95-ttft: value")
+    assert headline(Note(repeat=2)).endswith("(was OK), reminder 2")
 
 
 def test_webhook_body_schema_v1() -> None:
-    body = webhook_body(Note())
+    body = webhook_body(
+        Note(summary="2 of 3 datapoints above 2", detail={"budget_remaining": 0.25})
+    )
     assert json.loads(json.dumps(body)) == body  # plain JSON
     assert body == {
         "version": WEBHOOK_SCHEMA_VERSION,
         "source": "infersight",
         "rule": "p95-ttft",
         "kind": "threshold",
+        "status": "firing",
         "state": "ALARM",
         "previous_state": "OK",
         "severity": "critical",
         "value": 2.3125,
         "threshold": 2.0,
         "band": None,
+        "baseline": None,
         "window_s": 300.0,
         "labels": {"model": "llama", "upstream": "a"},
-        "summary": "[ALARM] p95-ttft: value 2.312, threshold 2 over 5m (was OK)",
+        "title": headline(Note()),
+        "summary": "2 of 3 datapoints above 2",
+        "repeat": 0,
         "runbook": "https://runbooks.example.com/ttft",
+        "runbook_url": None,
         "dashboard_url": "http://127.0.0.1:8400/dashboard/rules/p95-ttft?window=15m",
         "started_at": "2023-11-14T22:13:20Z",
         "at": "2023-11-14T22:18:20Z",
         "started_at_unix": 1_700_000_000.0,
         "at_unix": 1_700_000_300.0,
+        "detail": {"budget_remaining": 0.25},
     }
     band = webhook_body(Note(threshold=None, lower=0.5, upper=1.5, baseline=1.0))
-    assert band["band"] == {"lower": 0.5, "upper": 1.5, "baseline": 1.0}
+    assert band["band"] == {"lower": 0.5, "upper": 1.5} and band["baseline"] == 1.0
     empty = webhook_body(Note(runbook="", dashboard_url="", value=None))
     assert empty["runbook"] is None and empty["dashboard_url"] is None and empty["value"] is None
 
@@ -155,5 +164,27 @@ def test_email_subject_text_and_html() -> None:
     assert "<script>" not in page and "&lt;script&gt;" in page
     assert '<a href="https://runbooks.example.com/ttft">' in page
     assert STATE_COLOURS["ALARM"] in page
-    plain = email_html(replace(note, runbook="line one\nline two"))
-    assert "line one<br>line two" in plain
+    plain = email_html(replace(note, runbook="line one\nsee https://x.example/rb."))
+    assert 'line one<br>see <a href="https://x.example/rb">https://x.example/rb</a>.' in plain
+
+
+def test_optional_fields_show_when_present() -> None:
+    note = Note(
+        summary="2 of 3 datapoints above 2",
+        detail={"burn_rate_1h": 14.4, "windows": ["1h", "5m"]},
+        runbook="Scale out the upstream.",
+        runbook_url="https://runbooks.example.com/ttft",
+        repeat=1,
+    )
+    text = email_text(note)
+    assert "Why:" in text and "2 of 3 datapoints above 2" in text
+    assert 'burn_rate_1h=14.4, windows=["1h","5m"]' in text
+    assert "Status:" in text and "firing (reminder 1)" in text
+    assert "Runbook link:" in text and "https://runbooks.example.com/ttft" in text
+    links = slack_payload(note)["attachments"][0]["blocks"][-1]["text"]["text"]
+    assert "*Runbook:* Scale out the upstream." in links
+    assert "*Runbook link:* <https://runbooks.example.com/ttft|open>" in links
+    # the engine appends the runbook URL to the text: it is then not repeated
+    both = Note(runbook="Scale out. https://rb.example/x", runbook_url="https://rb.example/x")
+    assert "Runbook link" not in email_text(both)
+    assert "Why:" not in email_text(Note()) and "Details:" not in email_text(Note())
