@@ -80,12 +80,14 @@ def _check_url(v: str) -> str:
     return v
 
 
-def _check_env_name(v: str) -> str:
+def _check_env_name(v: str, *, entry: str = "") -> str:
+    """`entry`: the dict key the name is the value of (the error then names both)."""
     if not _ENV_RE.match(v):
-        raise SettingValueError(
-            f"{v!r} is not an environment variable name",
-            hint="use letters, digits and underscores, e.g. SMTP_PASSWORD",
-        )
+        hint = "use letters, digits and underscores, e.g. SMTP_PASSWORD"
+        if entry:
+            message = f"{entry}: {v!r} is not an environment variable name"
+            raise SettingValueError(message, hint=hint, show_value=False)
+        raise SettingValueError("must be an environment variable name", hint=hint)
     return v
 
 
@@ -173,8 +175,8 @@ class NotifierSettings(BaseModel):
         v = v.strip()
         if v and not _NAME_RE.match(v):
             raise SettingValueError(
-                f"{v!r} is not a valid notifier name",
-                hint="use letters, digits, '.', '_' and '-', starting with a letter or digit",
+                "must be letters, digits, '.', '_' and '-'",
+                hint="start with a letter or digit, e.g. ops-webhook",
             )
         return v
 
@@ -199,19 +201,22 @@ class NotifierSettings(BaseModel):
     def _header_names(cls, v: dict[str, str]) -> dict[str, str]:
         for key in v:
             if not _HEADER_RE.match(key):
-                raise SettingValueError(
+                raise SettingValueError(  # values may be tokens: not echoed
                     f"{key!r} is not a valid HTTP header name",
                     hint="use letters, digits and '-', e.g. X-Team",
+                    show_value=False,
                 )
             if "\n" in v[key] or "\r" in v[key]:
-                raise SettingValueError(f"header {key!r}: the value must be one line")
+                raise SettingValueError(
+                    f"header {key!r}: the value must be one line", show_value=False
+                )
         return v
 
     @field_validator("headers_env")
     @classmethod
     def _header_envs(cls, v: dict[str, str]) -> dict[str, str]:
-        for var in v.values():
-            _check_env_name(var)
+        for header, var in v.items():
+            _check_env_name(var, entry=f"header {header}")
         return v
 
     @field_validator("from_addr")
@@ -219,7 +224,7 @@ class NotifierSettings(BaseModel):
     def _from(cls, v: str | None) -> str | None:
         if v is not None and not _ADDR_RE.match(v.strip()):
             raise SettingValueError(
-                f"{v!r} is not an e-mail address", hint="write it as name@example.com"
+                "must be an e-mail address", hint="write it as name@example.com"
             )
         return None if v is None else v.strip()
 
@@ -231,6 +236,7 @@ class NotifierSettings(BaseModel):
             raise SettingValueError(
                 f"not an e-mail address: {', '.join(map(repr, bad))}",
                 hint="write each as name@example.com",
+                show_value=False,
             )
         return [a.strip() for a in v]
 
