@@ -10,6 +10,7 @@ from types import ModuleType
 from infersight import __version__
 from infersight.cli import (
     advise_cmd,
+    calibrate_cmd,
     config_cmd,
     loadtest_cmd,
     query_cmd,
@@ -28,6 +29,7 @@ COMMAND_MODULES: tuple[ModuleType, ...] = (
     status_cmd,
     advise_cmd,
     loadtest_cmd,
+    calibrate_cmd,
     config_cmd,
 )
 

@@ -58,7 +58,7 @@ def fake_embed(texts: Sequence[str]) -> npt.NDArray[np.float32]:
         for word in text.lower().replace("?", "").split():
             out[row, int(hashlib.sha256(word.encode()).hexdigest(), 16) % 64] += 1.0
     norms = np.linalg.norm(out, axis=1, keepdims=True)
-    return out / np.where(norms == 0, 1.0, norms)
+    return (out / np.where(norms == 0, 1.0, norms)).astype(np.float32)
 
 
 def real_embed() -> Embed:
