@@ -76,7 +76,8 @@ def _numbers_given(answer: str, reference: str) -> bool:
     return bool(ref_numbers) and ref_numbers <= text.numbers(answer)
 
 
-def _texts(item: ScoreInput) -> list[str]:
+def accuracy_texts(item: ScoreInput) -> list[str]:
+    """Every text `score_accuracy` embeds for this item (to embed a sweep's in one batch)."""
     return [_residual(item.answer, item.question), *item.references]
 
 
@@ -140,7 +141,7 @@ class AccuracyScorer:
         return score_accuracy(item, embed)
 
     def score_many(self, items: Sequence[ScoreInput], embed: Embed) -> list[ScoreResult]:
-        return batch_score(score_accuracy, items, embed, _texts)
+        return batch_score(score_accuracy, items, embed, accuracy_texts)
 
 
 __all__ = ["THRESHOLD", "AccuracyScorer", "CachedEmbed", "score_accuracy"]

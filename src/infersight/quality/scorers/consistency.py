@@ -20,7 +20,7 @@ from collections.abc import Sequence
 from itertools import combinations
 
 from infersight.quality.scorers import text
-from infersight.quality.scorers.accuracy import score_accuracy
+from infersight.quality.scorers.accuracy import accuracy_texts, score_accuracy
 from infersight.quality.scorers.base import (
     Embed,
     ScoreInput,
@@ -58,7 +58,11 @@ def _answers(item: ScoreInput) -> list[str]:
 
 
 def _texts(item: ScoreInput) -> list[str]:
-    return [*_answers(item), *item.references]
+    out = _answers(item)
+    if item.references:
+        for answer in out[:]:
+            out += accuracy_texts(ScoreInput(item.question, answer, item.references))
+    return out
 
 
 def score_answers(
