@@ -20,6 +20,7 @@ from urllib.parse import urlsplit
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
 
 from infersight.alerting.settings import AlertingSettings, check_windows
+from infersight.quality.drift_settings import DriftSettings
 from infersight.config.errors import (
     NO_VALUE,
     ConfigError,
@@ -311,6 +312,10 @@ class Settings(_Section):
     )
     alerting: AlertingSettings = Field(
         default_factory=AlertingSettings, description="Alert rules and where notifications go."
+    )
+    drift: DriftSettings = Field(
+        default_factory=DriftSettings,
+        description="Drift of prompts and answers between a baseline and the current window.",
     )
     log_level: Literal["debug", "info", "warning", "error"] = Field(
         default="info", description="Logging verbosity."
