@@ -20,6 +20,7 @@ from infersight.collectors.registry import build_collectors
 from infersight.core.clock import Clock
 from infersight.cost_daemon import CostDaemon
 from infersight.daemons import Daemon
+from infersight.dashboard import check_dashboard_access, create_dashboard
 from infersight.exporters.latest import FanOut, LatestSamples
 from infersight.exporters.prometheus import GatewayMetrics
 from infersight.gateway.app import GatewayApp, create_app
@@ -90,15 +91,26 @@ class GatewayService:
         self.router = UpstreamRouter(
             settings.upstreams, connect_timeout_s=settings.gateway.connect_timeout_s
         )
+        self.collectors: list[CollectorDaemon] = []
+        dashboard = create_dashboard(
+            settings,
+            store=self.store,
+            clock=self.clock,
+            collectors=lambda: [c.state for c in self.collectors],
+        )
         self.app: GatewayApp = create_app(
-            settings, sink=self.writer, clock=self.clock, router=self.router, metrics=self.metrics
+            settings,
+            sink=self.writer,
+            clock=self.clock,
+            router=self.router,
+            metrics=self.metrics,
+            dashboard=dashboard,
         )
         # collected and derived samples: history to the store, newest values to /metrics
         self.sample_writer = SampleWriter(self.store)
         self.latest = LatestSamples(self.clock)
         self.metrics.extra_collectors.append(self.latest)
         self.samples = FanOut(self.sample_writer, self.latest)
-        self.collectors: list[CollectorDaemon] = []
         self.daemons = list(daemons)
         if background:
             self.collectors = build_collectors(
@@ -130,6 +142,7 @@ class GatewayService:
         self.writer.start()
         self.sample_writer.start()
         g = self.settings.gateway
+        check_dashboard_access(g)  # an OSError too: reported like a port in use
         self._sock = bind_socket(g.host, g.port)
         self.port = self._sock.getsockname()[1]
         config = uvicorn.Config(

@@ -6,6 +6,8 @@ import asyncio
 import json
 from typing import Final
 
+from starlette.types import ASGIApp
+
 from infersight.core.clock import Clock
 from infersight.exporters.prometheus import GatewayMetrics
 from infersight.gateway.errors import error_body
@@ -17,7 +19,8 @@ _METRICS_TYPE: Final = b"text/plain; version=0.0.4; charset=utf-8"
 
 
 class GatewayApp:
-    """ASGI callable. /v1 requests go straight to the proxy (no router in the hot path)."""
+    """ASGI callable. /v1 requests go straight to the proxy (no router in the hot path); paths
+    the gateway does not serve itself go to the dashboard, when there is one."""
 
     def __init__(
         self,
@@ -27,8 +30,10 @@ class GatewayApp:
         clock: Clock,
         router: UpstreamRouter,
         metrics: GatewayMetrics,
+        dashboard: ASGIApp | None = None,
     ) -> None:
         self.settings = settings
+        self.dashboard = dashboard
         self.router = router
         self.metrics = metrics
         self.proxy = ProxyHandler(settings.gateway, router, sink, metrics, clock)
@@ -53,6 +58,8 @@ class GatewayApp:
             await _json(send, 200, b'{"status":"ok"}')
         elif path == "/readyz":
             await self._ready(send)
+        elif self.dashboard is not None and not path.startswith("/v1/"):
+            await self.dashboard(scope, receive, send)
         else:
             msg = (
                 f"no route {method} {path}; the gateway serves /v1/chat/completions, "
@@ -121,6 +128,7 @@ def create_app(
     clock: Clock,
     router: UpstreamRouter | None = None,
     metrics: GatewayMetrics | None = None,
+    dashboard: ASGIApp | None = None,
 ) -> GatewayApp:
     """Build the gateway. No hidden globals: everything it uses is passed in."""
     if router is None:
@@ -128,5 +136,10 @@ def create_app(
             settings.upstreams, connect_timeout_s=settings.gateway.connect_timeout_s
         )
     return GatewayApp(
-        settings, sink=sink, clock=clock, router=router, metrics=metrics or GatewayMetrics()
+        settings,
+        sink=sink,
+        clock=clock,
+        router=router,
+        metrics=metrics or GatewayMetrics(),
+        dashboard=dashboard,
     )
