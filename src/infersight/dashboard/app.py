@@ -61,6 +61,10 @@ def _api(ctx: Context, endpoints: Sequence[Endpoint]) -> Starlette:
     return Starlette(routes=routes, exception_handlers={404: api_error, 405: api_error})
 
 
+async def no_icon(request: Request) -> Response:
+    return Response(status_code=204)
+
+
 def create_dashboard(
     settings: Settings,
     *,
@@ -94,6 +98,7 @@ def create_dashboard(
         Mount("/static", app=StaticFiles(directory=STATIC_DIR), name="static"),
         *(Route(path, page_endpoint(key, title), methods=["GET"]) for key, path, title in PAGES),
         Route("/requests/{id}", request_page, methods=["GET"]),
+        Route("/favicon.ico", no_icon, methods=["GET"]),
     ]
     app = Starlette(routes=routes, exception_handlers={404: not_found})
     return TokenAuth(app, dashboard_token(settings.gateway))

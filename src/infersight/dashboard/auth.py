@@ -224,7 +224,7 @@ async def _login_page(send: Send, target: str, *, error: str, status: int = 200)
     page = f"""<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>infersight: sign in</title>
 <meta name="viewport" content="width=device-width, initial-scale=1">
-<link rel="stylesheet" href="/static/style.css"></head>
+<link rel="icon" href="data:,"><link rel="stylesheet" href="/static/style.css"></head>
 <body class="login"><main class="login-box"><h1>infersight</h1>
 <p>This dashboard needs the token set in <code>gateway.dashboard_token</code>.</p>{message}
 <form method="post" action="/login">

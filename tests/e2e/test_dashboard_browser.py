@@ -1,0 +1,252 @@
+"""The dashboard in a real browser: Debian's Chromium, headless, driven by Playwright, against
+real gateways (one on a seeded SQLite store, one on an empty store, one with a token).
+
+Every page loads with data and with an empty store, charts are drawn (canvases with pixels),
+filters narrow the request list, a request's detail opens, and no page logs a JavaScript
+error. Screenshots go to test-output/dashboard/ (git-ignored); with INFERSIGHT_UPDATE_DOCS=1
+the overview is also written to docs/overview.png. `make test` installs Chromium and
+Playwright; without them these tests are skipped with the reason.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pytest
+from pydantic import SecretStr
+
+from infersight.core.clock import FakeClock
+from infersight.dashboard.sample_data import SampleSummary, sample_settings, seed_sample_data
+from infersight.service import ThreadedGateway
+from infersight.settings import Settings
+from infersight.store.sqlite import SqliteStore
+
+pytestmark = pytest.mark.e2e
+
+playwright_api = pytest.importorskip("playwright.sync_api", reason="pip install playwright")
+CHROMIUM = "/usr/bin/chromium"
+NOW = 1_767_225_600.0
+REPO = Path(__file__).resolve().parents[2]
+OUT = REPO / "test-output" / "dashboard"
+PAGES = ("/", "/serving", "/infrastructure", "/cost", "/quality", "/alerts", "/requests")
+CHART_PAGES = {"/": 4, "/serving": 10, "/infrastructure": 9, "/cost": 5}
+TOKEN = "browser-test-token"
+
+# Pixels drawn on each chart canvas (uPlot draws lines, axes and grid on one canvas).
+INKED_CANVASES = """() => Array.from(document.querySelectorAll('.chart canvas')).map((c) => {
+  const d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;
+  let n = 0;
+  for (let i = 3; i < d.length; i += 4) if (d[i] !== 0) n += 1;
+  return n;
+})"""
+
+
+@dataclass
+class Site:
+    url: str
+    summary: SampleSummary | None
+    gateway: ThreadedGateway
+
+
+@dataclass
+class Console:
+    errors: list[str] = field(default_factory=list)
+
+
+def _settings(db: Path, **gateway: Any) -> Settings:
+    s = sample_settings()
+    return s.model_copy(
+        update={
+            "store": s.store.model_copy(update={"path": str(db)}),
+            "gateway": s.gateway.model_copy(update={"port": 0, **gateway}),
+        }
+    )
+
+
+def _start(db: Path, *, seed: bool, **gateway: Any) -> Site:
+    summary = None
+    if seed:
+        store = SqliteStore(db)
+        try:
+            summary = seed_sample_data(store, now=NOW)
+        finally:
+            store.close()
+    gw = ThreadedGateway(_settings(db, **gateway), clock=FakeClock(NOW), background=False)
+    gw.start()
+    return Site(gw.url, summary, gw)
+
+
+@pytest.fixture(scope="session")
+def sites(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Site]]:
+    tmp = tmp_path_factory.mktemp("dashboard-e2e")
+    started = {
+        "data": _start(tmp / "data.db", seed=True),
+        "empty": _start(tmp / "empty.db", seed=False),
+        "token": _start(tmp / "token.db", seed=False, dashboard_token=SecretStr(TOKEN)),
+    }
+    yield started
+    for site in started.values():
+        site.gateway.stop()
+
+
+@pytest.fixture(scope="session")
+def browser() -> Iterator[Any]:
+    if not Path(CHROMIUM).exists():
+        pytest.skip(f"{CHROMIUM} not found: `make test` installs Debian's chromium")
+    with playwright_api.sync_playwright() as p:
+        b = p.chromium.launch(
+            executable_path=CHROMIUM,
+            args=["--no-sandbox", "--disable-gpu", "--disable-background-networking"],
+        )
+        yield b
+        b.close()
+
+
+@pytest.fixture
+def page(browser: Any) -> Iterator[tuple[Any, Console]]:
+    context = browser.new_context(viewport={"width": 1440, "height": 900})
+    pg = context.new_page()
+    console = Console()
+    pg.on("console", lambda m: console.errors.append(m.text) if m.type == "error" else None)
+    pg.on("pageerror", lambda e: console.errors.append(f"uncaught: {e}"))
+    yield pg, console
+    context.close()
+
+
+def load(pg: Any, url: str) -> None:
+    pg.goto(url)
+    pg.wait_for_selector("body[data-ready='1']", timeout=10_000)
+
+
+def shot(pg: Any, name: str) -> None:
+    OUT.mkdir(parents=True, exist_ok=True)
+    pg.screenshot(path=str(OUT / f"{name}.png"), full_page=True)
+
+
+def test_every_page_with_data_draws_its_charts(
+    sites: dict[str, Site], page: tuple[Any, Console]
+) -> None:
+    pg, console = page
+    summary = sites["data"].summary
+    assert summary is not None
+    for path in (*PAGES, f"/requests/{summary.first_id}"):
+        load(pg, sites["data"].url + path)
+        assert pg.locator(".box.error").count() == 0, path
+        inked = pg.evaluate(INKED_CANVASES)
+        assert len(inked) == CHART_PAGES.get(path, 0), path
+        assert all(n > 500 for n in inked), (path, inked)
+        assert pg.locator("[data-empty]").count() == 0, path
+        shot(pg, "data" + (path.replace("/", "_") if path != "/" else "_overview"))
+        if path == "/" and os.environ.get("INFERSIGHT_UPDATE_DOCS") == "1":
+            (REPO / "docs").mkdir(exist_ok=True)
+            shutil.copy(OUT / "data_overview.png", REPO / "docs" / "overview.png")
+    assert console.errors == []
+
+
+def test_overview_judges_tiles_and_shows_a_collector_down(
+    sites: dict[str, Site], page: tuple[Any, Console]
+) -> None:
+    pg, console = page
+    load(pg, sites["data"].url + "/")
+    assert pg.get_attribute(".tile[data-key='collectors']", "data-state") == "bad"
+    assert "engine:vllm-b" in pg.inner_text(".tile[data-key='collectors']")
+    assert pg.locator("td .pill.down").count() == 1
+    assert pg.get_attribute(".tile[data-key='request_rate']", "data-state") == "ok"
+    assert pg.get_attribute(".tile[data-key='slo']", "data-state") == "none"
+    load(pg, sites["data"].url + "/infrastructure")
+    assert pg.locator("td .pill.down").count() == 1
+    assert console.errors == []
+
+
+def test_every_page_with_an_empty_store_says_so(
+    sites: dict[str, Site], page: tuple[Any, Console]
+) -> None:
+    pg, console = page
+    for path in (*PAGES, "/requests/none-such"):
+        load(pg, sites["empty"].url + path)
+        assert pg.locator("canvas").count() == 0, path
+        if path in CHART_PAGES:
+            empties = pg.locator(".chart-empty")
+            assert empties.count() == CHART_PAGES[path], path
+            assert all(t.strip() for t in empties.all_inner_texts()), path
+        shot(pg, "empty" + (path.replace("/", "_") if path != "/" else "_overview"))
+    load(pg, sites["empty"].url + "/")
+    assert "No data yet" in pg.inner_text("[data-empty]")
+    assert "/v1/chat/completions" in pg.inner_text("[data-empty]")
+    load(pg, sites["empty"].url + "/quality")
+    assert "no sweeps yet" in pg.inner_text("main")
+    load(pg, sites["empty"].url + "/alerts")
+    assert "no alerting configured" in pg.inner_text("main")
+    # the missing request's 404 is the only failed load, and it is said on the page
+    load(pg, sites["empty"].url + "/requests/none-such")
+    assert "no request 'none-such'" in pg.inner_text("main")
+    assert [e for e in console.errors if "404" not in e] == []
+
+
+def test_request_filters_and_detail(sites: dict[str, Site], page: tuple[Any, Console]) -> None:
+    pg, console = page
+    load(pg, sites["data"].url + "/requests?range=6h")
+    assert pg.locator("tbody tr").count() == 50
+    pg.select_option("select[name='error_class']", "any")
+    pg.click("#filters button[type='submit']")
+    pg.wait_for_selector("body[data-ready='1']")
+    assert "error_class=any" in pg.url
+    errors = pg.locator("tbody tr td:nth-child(5)").all_inner_texts()
+    assert errors and all(e.strip() for e in errors)
+    pg.fill("input[name='model']", "qwen2.5-7b")
+    pg.click("#filters button[type='submit']")
+    pg.wait_for_selector("body[data-ready='1']")
+    models = pg.locator("tbody tr td:nth-child(2)").all_inner_texts()
+    assert models and set(models) == {"qwen2.5-7b"}
+    pg.click("#clear")
+    pg.wait_for_selector("body[data-ready='1']")
+    pg.click("#older")
+    pg.wait_for_selector("body[data-ready='1']")
+    assert "offset=50" in pg.url
+    pg.locator("tbody tr").first.click()
+    pg.wait_for_url("**/requests/req-*")
+    pg.wait_for_selector("body[data-ready='1']")
+    assert pg.locator("#timing .seg").count() >= 1
+    assert "first token" in pg.inner_text("#timing") or "no token" in pg.inner_text("#timing")
+    shot(pg, "request_detail")
+    assert console.errors == []
+
+
+def test_range_split_and_theme(sites: dict[str, Site], page: tuple[Any, Console]) -> None:
+    pg, console = page
+    load(pg, sites["data"].url + "/serving")
+    pg.select_option("#range", "6h")
+    pg.wait_for_function("document.body.dataset.ready === '1' && location.search.includes('6h')")
+    pg.select_option("#split", "model")
+    pg.wait_for_function("document.body.dataset.ready === '1' && location.search.includes('model')")
+    legend = pg.inner_text(".chart-panel[data-key='ttft'] .u-legend")
+    assert "llama-3.1-8b p95" in legend and "qwen2.5-7b p95" in legend
+    assert all(n > 500 for n in pg.evaluate(INKED_CANVASES))
+    theme = pg.evaluate("document.documentElement.dataset.theme")
+    pg.click("#theme")
+    pg.wait_for_selector("body[data-ready='1']")
+    assert pg.evaluate("document.documentElement.dataset.theme") != theme
+    shot(pg, "serving_split_theme")
+    load(pg, sites["data"].url + "/")  # the choices are remembered
+    assert pg.input_value("#range") == "6h"
+    assert console.errors == []
+
+
+def test_token_login(sites: dict[str, Site], page: tuple[Any, Console]) -> None:
+    pg, console = page
+    pg.goto(sites["token"].url + "/cost")
+    assert "/login" in pg.url
+    pg.fill("input[name='token']", "wrong")
+    pg.click("button[type='submit']")
+    assert "not valid" in pg.inner_text("body")
+    pg.fill("input[name='token']", TOKEN)
+    pg.click("button[type='submit']")
+    pg.wait_for_selector("body[data-ready='1']")
+    assert pg.url.endswith("/cost")
+    assert pg.locator(".box.error").count() == 0
+    assert [e for e in console.errors if "401" not in e] == []
