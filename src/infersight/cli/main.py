@@ -10,6 +10,7 @@ from types import ModuleType
 from infersight import __version__
 from infersight.cli import (
     advise_cmd,
+    alerts_cmd,
     calibrate_cmd,
     config_cmd,
     loadtest_cmd,
@@ -28,6 +29,7 @@ COMMAND_MODULES: tuple[ModuleType, ...] = (
     query_cmd,
     status_cmd,
     advise_cmd,
+    alerts_cmd,
     loadtest_cmd,
     calibrate_cmd,
     config_cmd,

@@ -6,6 +6,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Final, Protocol
 
+from infersight.core.alarms import AlarmRecord, AlertEvent, Silence
 from infersight.core.records import MetricSample, RequestRecord
 from infersight.core.series import AGGREGATIONS
 
@@ -13,6 +14,7 @@ __all__ = [
     "AGGREGATIONS",
     "GROUP_FIELDS",
     "LATENCY_FIELDS",
+    "AlertStore",
     "FieldPercentiles",
     "RequestSummary",
     "Series",
@@ -75,6 +77,45 @@ class Series:
     name: str
     labels: tuple[tuple[str, str], ...]
     points: list[tuple[float, float]]
+
+
+class AlertStore(Protocol):
+    """The alert engine's persistence (`Store.alerts`): alarm state per instance, history,
+    silences, and the SLO query. SQLite: `store.sqlite_alerts`."""
+
+    def load_alarms(self) -> list[AlarmRecord]: ...
+
+    def save_alarms(self, records: Sequence[AlarmRecord]) -> None: ...
+
+    def delete_alarms(self, keys: Sequence[tuple[str, str]]) -> None: ...
+
+    def append_events(self, events: Sequence[AlertEvent]) -> None: ...
+
+    def events(
+        self, start: float, end: float, *, rule: str | None = None, limit: int = 1000
+    ) -> list[AlertEvent]: ...
+
+    def prune_events(self, before: float) -> int: ...
+
+    def add_silence(self, silence: Silence) -> None: ...
+
+    def silences(self, now: float | None = None) -> list[Silence]: ...
+
+    def end_silences(self, rule: str, now: float) -> int: ...
+
+    def count_good_total(
+        self,
+        start: float,
+        end: float,
+        *,
+        step_s: float,
+        field: str | None,
+        threshold: float | None = None,
+        sources: Sequence[str] = ("user",),
+        labels: Mapping[str, str] | None = None,
+    ) -> list[tuple[float, int, int]]:
+        """(bucket start, good, total) per bucket of request records; see sqlite_alerts."""
+        ...
 
 
 class Store(Protocol):
@@ -148,6 +189,11 @@ class Store(Protocol):
         """Roll complete minutes up into the 1m tier and complete hours into the 1h tier,
         derive the request series, and apply retention (request records included).
         Incremental and idempotent; called by `store.rollup_daemon.RollupDaemon`."""
+        ...
+
+    @property
+    def alerts(self) -> AlertStore:
+        """Alarm state, history and silences of the alert engine."""
         ...
 
     def close(self) -> None: ...

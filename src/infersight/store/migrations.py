@@ -138,6 +138,54 @@ SQLITE_MIGRATIONS: Final[tuple[Migration, ...]] = (
             "CREATE INDEX loadtests_started_at ON loadtests (started_at)",
         ),
     ),
+    Migration(
+        4,
+        "alert engine: alarm state, history, silences",
+        (
+            # One row per alarm instance (rule x label group); learned/detail are JSON objects.
+            """CREATE TABLE alert_state (
+                rule TEXT NOT NULL,
+                instance TEXT NOT NULL,
+                labels TEXT NOT NULL,
+                state TEXT NOT NULL,
+                since REAL NOT NULL,
+                evaluated_at REAL NOT NULL,
+                value REAL,
+                threshold REAL,
+                lower REAL,
+                upper REAL,
+                severity TEXT NOT NULL DEFAULT '',
+                alarm_since REAL,
+                notified_at REAL,
+                last_notified_at REAL,
+                notified_severity TEXT NOT NULL DEFAULT '',
+                learned TEXT NOT NULL DEFAULT '{}',
+                detail TEXT NOT NULL DEFAULT '{}',
+                PRIMARY KEY (rule, instance)
+            ) WITHOUT ROWID""",
+            """CREATE TABLE alert_events (
+                id INTEGER PRIMARY KEY,
+                ts REAL NOT NULL,
+                rule TEXT NOT NULL,
+                kind TEXT NOT NULL,
+                instance TEXT NOT NULL DEFAULT '',
+                state TEXT,
+                previous_state TEXT,
+                value REAL,
+                message TEXT NOT NULL DEFAULT '',
+                detail TEXT NOT NULL DEFAULT '{}'
+            )""",
+            "CREATE INDEX alert_events_ts ON alert_events (ts)",
+            """CREATE TABLE alert_silences (
+                id TEXT PRIMARY KEY,
+                rule TEXT NOT NULL,
+                created_at REAL NOT NULL,
+                expires_at REAL NOT NULL,
+                reason TEXT NOT NULL DEFAULT '',
+                created_by TEXT NOT NULL DEFAULT ''
+            )""",
+        ),
+    ),
 )
 
 _VERSION_TABLE = """CREATE TABLE IF NOT EXISTS schema_version (

@@ -31,6 +31,7 @@ from infersight.store.migrations import (
     StoreOpenError,
     apply_migrations,
 )
+from infersight.store.sqlite_alerts import SqliteAlerts
 from infersight.store.sqlite_loadtests import SqliteLoadtests
 from infersight.store.sqlite_metrics import ROLLUP_DELAY_S, SqliteMetrics
 
@@ -91,6 +92,7 @@ class SqliteStore:
             rollup_delay_s=rollup_delay_s,
         )
         self.loadtests = SqliteLoadtests(self._connection, self._lock)  # load test runs
+        self.alerts = SqliteAlerts(self._connection, self._lock)  # alarm state, history, silences
 
     def __repr__(self) -> str:
         return f"SqliteStore({self.path!r})"
