@@ -66,6 +66,13 @@ def _positive(kind: type[float] | type[int]) -> Any:
     return parse
 
 
+def _duration_or_zero(text: str) -> float:
+    """A duration like 3s, or 0 / 0s for none."""
+    if text.strip().lower() in ("0", "0s"):
+        return 0.0
+    return duration_arg(text)
+
+
 def _common(p: argparse.ArgumentParser, *, suppress: bool) -> None:
     """The options every profile takes. On profile parsers they default to SUPPRESS, so a
     value given before the profile name is not overwritten by the profile's default."""
@@ -130,7 +137,7 @@ def _common(p: argparse.ArgumentParser, *, suppress: bool) -> None:
     )
     g.add_argument(
         "--warmup",
-        type=duration_arg,
+        type=_duration_or_zero,
         default=d(3.0),
         metavar="DUR",
         help="warm-up per level, sent but not measured (default 3s)",

@@ -3,7 +3,8 @@
 `preflight` raises `EndpointError` with what failed, where, and what to do; the run does not
 start. Steps: GET <base>/models (a refused connection or a timeout stops here; HTML means the
 URL is not an API base; a list of models is kept for messages), then one small streamed request
-with the run's model, which must come back as an OpenAI SSE stream with content.
+with the run's model, which must come back as an OpenAI SSE stream with content (tried up to
+three times when it fails with a timeout, a dropped connection, 429 or 5xx).
 """
 
 from __future__ import annotations
@@ -17,6 +18,8 @@ from infersight.loadtest.workload import Workload
 from infersight.upstreams.http1 import UpstreamError
 
 log = logging.getLogger(__name__)
+
+PROBE_ATTEMPTS = 3
 
 
 class EndpointError(Exception):
@@ -77,7 +80,11 @@ async def preflight(
     else:
         notes.append(f"{base}/models answered HTTP {status}; checking with a request instead")
     probe = workload.probe_request()
-    ex = await client.execute(probe)
+    for attempt in range(1, PROBE_ATTEMPTS + 1):
+        ex = await client.execute(probe)
+        if not _transient(ex.error_class) or attempt == PROBE_ATTEMPTS:
+            break
+        notes.append(f"test request {attempt} failed ({ex.error}); trying again")
     if ex.error_class is not None:
         message = _probe_message(
             base,
@@ -108,6 +115,13 @@ async def preflight(
         usage_reported=obs.usage is not None,
         notes=tuple(notes),
     )
+
+
+def _transient(error_class: str | None) -> bool:
+    """Failures worth a second test request: overload, server errors, dropped connections."""
+    if error_class is None:
+        return False
+    return error_class in ("timeout", "protocol", "http_429") or error_class.startswith("http_5")
 
 
 def _model_ids(body: bytes) -> list[str]:

@@ -245,7 +245,7 @@ class _Run:
         search = RateSearch(spec, start)
         probes: list[tuple[float, bool, str, int]] = []
         while (rate := search.next_rate()) is not None:
-            level = replace(probe, mode="rate", value=round(rate, 4))
+            level = replace(probe, mode="rate", value=float(f"{rate:.3g}"))
             s = await self._level(level)
             if s is None:
                 break

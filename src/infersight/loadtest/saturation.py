@@ -29,7 +29,7 @@ class SaturationPolicy:
     diverge_ratio: float = 2.0
     min_diverge_s: float = 0.05
     min_trend_requests: int = 30
-    keep_up_share: float = 0.90
+    keep_up_share: float = 0.85
     flat_gain: float = 0.05
     flat_levels: int = 2
 

@@ -30,7 +30,7 @@ def render_summary(report: Mapping[str, Any], out_dir: Path, stored: str | None)
     for lv in report["levels"]:
         style = "bold cyan" if lv["index"] == knee else ("yellow" if lv["saturation"] else "")
         t.add_row(
-            lv["label"] + (" ◀ knee" if lv["index"] == knee else ""),
+            lv["label"] + (" ◀ capacity" if lv["index"] == knee else ""),
             str(lv["completed"]),
             str(lv["failed"]),
             _f(lv["request_throughput"]),
