@@ -352,6 +352,27 @@ def fixture_rows(embed: CachedEmbed) -> list[Row]:
     return rows
 
 
+def holdout_rows(embed: CachedEmbed) -> list[Row]:
+    """holdout.jsonl: written after the thresholds were set and never used to tune them.
+    label 1 = the scorer's property (correct, relevant, toxic, hallucinated)."""
+    data = read_jsonl(FIXTURES / "holdout.jsonl")
+    scorers = {
+        "accuracy": AccuracyScorer(),
+        "relevance": RelevanceScorer(),
+        "toxicity": ToxicityScorer(),
+        "hallucination": HallucinationScorer(),
+    }
+    rows: list[Row] = []
+    for name, scorer in scorers.items():
+        sub = [r for r in data if r["scorer"] == name]
+        res = scorer.score_many(
+            [ScoreInput(r["question"], r["answer"], refs(r), r.get("context")) for r in sub], embed
+        )
+        bad = [bool(r["label"]) != scorer.higher_is_better for r in sub]
+        rows.append(auc_row(name, "held-out", [x.score for x in res], bad, scorer.higher_is_better))
+    return rows
+
+
 def time_sweep(items: Sequence[DatasetItem], good: dict[str, str]) -> dict[str, float]:
     """Every scorer over the 100 items (consistency once per paraphrase group), fresh cache."""
     embedder = get_embedder()
@@ -416,7 +437,7 @@ def main() -> None:
 
     cases = degrade(items, good, args.seed)
     embed = CachedEmbed(get_embedder().encode)
-    rows = fixture_rows(embed) + degradation_rows(cases, embed)
+    rows = fixture_rows(embed) + holdout_rows(embed) + degradation_rows(cases, embed)
     rows += consistency_rows(cases, embed, args.seed)
 
     counts: dict[str, int] = {}
