@@ -3,17 +3,20 @@
 Per reference, three signals, and the best reference wins:
 
 - exact match of the normalised texts (SQuAD normalisation): score 1;
-- lexical: the reference phrase inside the answer (0.9), else token F1 of the answer, and of
-  the answer without the question's words (models restate the question: "The capital of
-  France is Paris" against "Paris");
+- lexical: the reference phrase inside the answer, or the reference's numbers all given
+  ("32 degrees" for "32 °F"), or a person's surname ("Bell" for "Alexander Graham Bell"):
+  CONTAINED_SCORE; else token F1 of the answer, and of the answer without the question's
+  words (models restate the question: "The capital of France is Paris" against "Paris");
 - semantic: cosine similarity of the answer without the question's words to the reference,
   mapped linearly from [SEM_LOW, SEM_HIGH] to [0, 1] and weighted by SEM_WEIGHT, so that a
   paraphrase ("two" for "2", "Pacific" for "the Pacific Ocean") counts but similarity alone
   cannot reach full marks.
 
-Numbers decide: when the reference holds numbers and the answer holds numbers but none of the
-reference's, the answer is wrong whatever the wording (score x NUMBER_PENALTY); embeddings
-hardly tell 1945 from 1954. The verdict is "correct" when the score is >= THRESHOLD.
+Numbers and names decide: when the reference holds numbers and the answer holds numbers of its
+own but none of the reference's, or the same for names (capitalised words not in the
+question), the answer is wrong whatever the wording (score x CONFLICT_PENALTY): embeddings
+hardly tell 1945 from 1954, or Sydney from Canberra. Plurals are folded ("avocados").
+The verdict is "correct" when the score is >= THRESHOLD (0.5).
 """
 
 from __future__ import annotations
@@ -22,7 +25,6 @@ from collections.abc import Sequence
 
 from infersight.quality.scorers import text
 from infersight.quality.scorers.base import (
-    CachedEmbed,
     Embed,
     ScoreInput,
     ScoreResult,
@@ -144,4 +146,4 @@ class AccuracyScorer:
         return batch_score(score_accuracy, items, embed, accuracy_texts)
 
 
-__all__ = ["THRESHOLD", "AccuracyScorer", "CachedEmbed", "score_accuracy"]
+__all__ = ["THRESHOLD", "AccuracyScorer", "accuracy_texts", "score_accuracy"]

@@ -5,13 +5,15 @@ The answer is split into sentences, and each gets a support value in [0, 1]; the
 sentence's support is below SUPPORTED (the reason quotes it). Three sources, by preference:
 
 - context (grounded answers): everything must come from the passage. A sentence is supported
-  by semantic similarity to the closest context sentence (ramp SIM_LOW..SIM_HIGH), times the
-  share of its content words found in the context or question (novel words are claims the
-  passage does not make); numbers or names absent from context and question drop it to 0.
+  by semantic similarity to the closest context sentence (ramp SIM_LOW..SIM_HIGH), times a
+  penalty for content words found in neither context nor question (novel words are claims
+  the passage does not make): none up to NOVELTY_FREE of them, total from NOVELTY_NONE on;
+  numbers or names absent from context and question drop it to 0.
 - reference (short answers): the reference covers the key fact only, so extra detail is not
-  punished, contradiction is: a sentence with numbers (names) of its own while the answer
-  gives none of the reference's numbers (names) has support 0. Otherwise its support is its
-  similarity to "question + reference", ramped.
+  punished (a wrong year next to the right name goes unseen), contradiction is: a sentence
+  with numbers (names) of its own while the answer gives none of the reference's numbers
+  (names) has support 0; one that states the reference has support 1; otherwise its support
+  is its similarity to "question + reference", ramped (REF_SIM_LOW..REF_SIM_HIGH).
 - samples only (no ground truth): re-sampling divergence, as in SelfCheckGPT: a sentence the
   other samples do not repeat is likely invented. Support is its best similarity to the
   samples' sentences (ramped), times the share of its numbers and names that most samples
