@@ -269,7 +269,7 @@ def overview(ctx: Context, call: Call) -> Json:
             "requests_per_s",
             "Requests per second",
             "per_s",
-            [LineSpec("requests_per_s")],
+            [LineSpec("requests_per_s", minute_rate=True)],
             hint=hint,
         ),
         b.ratio_panel(
@@ -286,7 +286,7 @@ def overview(ctx: Context, call: Call) -> Json:
             "output_tokens_per_s",
             "Output tokens per second",
             "tokens_per_s",
-            [LineSpec("output_tokens_per_s")],
+            [LineSpec("output_tokens_per_s", minute_rate=True)],
             hint=hint,
         ),
     ]

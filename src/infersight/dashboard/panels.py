@@ -17,6 +17,7 @@ from infersight.dashboard.params import TimeWindow
 from infersight.store.base import Series, Store
 
 Combine = Callable[[list[float]], float]
+MINUTE_S: Final = 60.0
 
 
 def _avg(values: list[float]) -> float:
@@ -71,6 +72,10 @@ class LineSpec:
     combine: str = "sum"
     agg: str = "avg"
     suffix: str = ""  # appended to each line's label ("p95")
+    # A per-minute rate derived from request records (requests_per_s, ...): summed over the
+    # minutes of a bucket and divided by the bucket's minutes, so a minute without requests
+    # (which has no sample) counts as 0 instead of being left out of an average.
+    minute_rate: bool = False
 
 
 def group_key(series: Series, by: Sequence[str]) -> tuple[tuple[str, str], ...]:
@@ -82,16 +87,28 @@ def combine_groups(
     series: Iterable[Series], by: Sequence[str], combine: str
 ) -> dict[tuple[tuple[str, str], ...], dict[float, float]]:
     """{group: {bucket: combined value}} over the label sets of each group."""
-    reduce = COMBINE[combine]
-    gathered: dict[tuple[tuple[str, str], ...], dict[float, list[float]]] = {}
+    members: dict[tuple[tuple[str, str], ...], list[Series]] = {}
     for s in series:
-        buckets = gathered.setdefault(group_key(s, by), {})
+        members.setdefault(group_key(s, by), []).append(s)
+    return {key: _combine(group, combine) for key, group in members.items()}
+
+
+def _combine(group: list[Series], combine: str) -> dict[float, float]:
+    if len(group) == 1:
+        return dict(group[0].points)
+    if combine == "avg":
+        gathered: dict[float, list[float]] = {}
+        for s in group:
+            for ts, value in s.points:
+                gathered.setdefault(ts, []).append(value)
+        return {ts: sum(values) / len(values) for ts, values in gathered.items()}
+    reduce = COMBINE[combine]  # sum, max, min: pairwise
+    out = dict(group[0].points)
+    for s in group[1:]:
         for ts, value in s.points:
-            buckets.setdefault(ts, []).append(value)
-    return {
-        key: {ts: reduce(values) for ts, values in buckets.items()}
-        for key, buckets in gathered.items()
-    }
+            seen = out.get(ts)
+            out[ts] = value if seen is None else reduce([seen, value])
+    return out
 
 
 def label_of(group: tuple[tuple[str, str], ...], suffix: str = "") -> str:
@@ -133,6 +150,17 @@ class PanelBuilder:
             )
         return self.cache[key]
 
+    def minute_rate(self, sums: dict[float, float]) -> dict[float, float]:
+        """Sums of per-minute rates -> the mean rate over each bucket's minutes in range."""
+        w = self.window
+        if w.step_s <= MINUTE_S:
+            return sums  # one minute row per bucket: its value is the rate
+        out = {}
+        for b, total in sums.items():
+            covered_s = min(b + w.step_s, w.end) - max(b, w.start)
+            out[b] = total * MINUTE_S / max(covered_s, MINUTE_S)
+        return out
+
     def panel(
         self,
         key: str,
@@ -146,10 +174,11 @@ class PanelBuilder:
     ) -> Panel:
         found: list[tuple[tuple[tuple[str, str], ...], int, str, dict[float, float]]] = []
         for i, spec in enumerate(specs):
-            combined = combine_groups(
-                self.fetch(spec.name, spec.labels, spec.agg), by, spec.combine
-            )
+            agg = "sum" if spec.minute_rate else spec.agg
+            combined = combine_groups(self.fetch(spec.name, spec.labels, agg), by, spec.combine)
             for group, points in combined.items():
+                if spec.minute_rate:
+                    points = self.minute_rate(points)
                 found.append((group, i, label_of(group, spec.suffix), points))
         # grouped by label value first (llama p50, llama p95, ..., qwen p50, ...)
         groups = [(label, dict(group), points) for group, _, label, points in sorted(found)]
@@ -168,8 +197,8 @@ class PanelBuilder:
         description: str = "",
     ) -> Panel:
         """sum(numerator) / sum(denominator) per bucket and group (e.g. errors / requests)."""
-        num = combine_groups(self.fetch(numerator), by, "sum")
-        den = combine_groups(self.fetch(denominator), by, "sum")
+        num = combine_groups(self.fetch(numerator, agg="sum"), by, "sum")
+        den = combine_groups(self.fetch(denominator, agg="sum"), by, "sum")
         groups: list[tuple[str, dict[str, str], dict[float, float]]] = []
         for group in sorted(den):
             n = num.get(group, {})
