@@ -14,6 +14,7 @@ from typing import Any
 
 import uvicorn
 
+from infersight.alerting.status import AlertStatus
 from infersight.clock import SystemClock
 from infersight.collectors.base import CollectorDaemon
 from infersight.collectors.registry import build_collectors
@@ -97,6 +98,9 @@ class GatewayService:
             store=self.store,
             clock=self.clock,
             collectors=lambda: [c.state for c in self.collectors],
+            alerts=AlertStatus(settings.alerting, self.store)
+            if settings.alerting.enabled
+            else None,
         )
         self.app: GatewayApp = create_app(
             settings,

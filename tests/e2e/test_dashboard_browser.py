@@ -21,7 +21,12 @@ import pytest
 from pydantic import SecretStr
 
 from infersight.core.clock import FakeClock
-from infersight.dashboard.sample_data import SampleSummary, sample_settings, seed_sample_data
+from infersight.dashboard.sample_data import (
+    SampleSummary,
+    evaluate_alerts,
+    sample_settings,
+    seed_sample_data,
+)
 from infersight.service import ThreadedGateway
 from infersight.settings import Settings
 from infersight.store.sqlite import SqliteStore
@@ -74,6 +79,7 @@ def _start(db: Path, *, seed: bool, **gateway: Any) -> Site:
         store = SqliteStore(db)
         try:
             summary = seed_sample_data(store, now=NOW)
+            evaluate_alerts(store, sample_settings(), now=NOW)
         finally:
             store.close()
     gw = ThreadedGateway(_settings(db, **gateway), clock=FakeClock(NOW), background=False)
@@ -157,7 +163,13 @@ def test_overview_judges_tiles_and_shows_a_collector_down(
     assert "engine:vllm-b" in pg.inner_text(".tile[data-key='collectors']")
     assert pg.locator("td .pill.down").count() == 1
     assert pg.get_attribute(".tile[data-key='request_rate']", "data-state") == "ok"
-    assert pg.get_attribute(".tile[data-key='slo']", "data-state") == "none"
+    assert pg.get_attribute(".tile[data-key='slo']", "data-state") == "ok"
+    assert pg.get_attribute(".tile[data-key='alerts']", "data-state") == "bad"
+    assert "collector_down" in pg.inner_text("main")
+    load(pg, sites["data"].url + "/alerts")
+    assert pg.locator("td .pill.alarm").count() >= 2
+    pg.locator("details summary").first.click()  # a rule's runbook opens
+    assert pg.locator("details[open] .runbook").count() == 1
     load(pg, sites["data"].url + "/infrastructure")
     assert pg.locator("td .pill.down").count() == 1
     assert console.errors == []
@@ -181,7 +193,8 @@ def test_every_page_with_an_empty_store_says_so(
     load(pg, sites["empty"].url + "/quality")
     assert "no sweeps yet" in pg.inner_text("main")
     load(pg, sites["empty"].url + "/alerts")
-    assert "no alerting configured" in pg.inner_text("main")
+    assert "ttft_p95_high" in pg.inner_text("main")  # the rule pack, not evaluated yet
+    assert "no active alerts" in pg.inner_text("main")
     # the missing request's 404 is the only failed load, and it is said on the page
     load(pg, sites["empty"].url + "/requests/none-such")
     assert "no request 'none-such'" in pg.inner_text("main")

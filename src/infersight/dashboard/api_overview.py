@@ -44,6 +44,15 @@ def tile(
     }
 
 
+def ttft_target_s(slos: list[Json]) -> float | None:
+    """The threshold of the first latency SLO on TTFT (the alerting engine's slos())."""
+    for s in slos:
+        value = s.get("target_value")
+        if s.get("field") == "ttft_s" and isinstance(value, int | float):
+            return float(value)
+    return None
+
+
 def _serving_tiles(snap: StatusSnapshot, slos: list[Json]) -> list[Json]:
     rows = snap.serving
     if not rows:
@@ -62,12 +71,10 @@ def _serving_tiles(snap: StatusSnapshot, slos: list[Json]) -> list[Json]:
     tokens = [r.output_tokens_per_s for r in rows if r.output_tokens_per_s is not None]
     basis = "newest minute" if rows[0].basis == "rollup" else "last 5 min of records"
     err_state = "bad" if ratio >= ERROR_RATIO_BAD else "warn" if ratio >= ERROR_RATIO_WARN else "ok"
-    target = next(
-        (s.get("threshold_s") for s in slos if "ttft" in str(s.get("latency_metric", ""))), None
-    )
+    target = ttft_target_s(slos)
     if ttft is None:
         ttft_state, ttft_detail = "none", "no request with a first token"
-    elif isinstance(target, int | float):
+    elif target is not None:
         ttft_state = "bad" if ttft > target else "warn" if ttft > TARGET_WARN * target else "ok"
         ttft_detail = f"target {target:g} s (SLO)"
     else:
@@ -104,21 +111,22 @@ def _slo_tile(ctx: Context, slos: list[Json]) -> Json:
             "none",
             "no SLOs configured" if ctx.alerts is not None else "no alerting configured",
         )
-    budgets = [
-        float(s["budget_remaining"])
-        for s in slos
-        if isinstance(s.get("budget_remaining"), int | float)
-    ]
-    attained = [
-        float(s["attainment"]) for s in slos if isinstance(s.get("attainment"), int | float)
-    ]
-    left = min(budgets) if budgets else None
-    state = (
-        "info" if left is None else "bad" if left <= 0 else "warn" if left < BUDGET_WARN else "ok"
-    )
-    detail = f"{len(slos)} SLO(s)" + ("" if left is None else f"; least budget left {left:.0%}")
+    measured = [s for s in slos if isinstance(s.get("budget_remaining"), int | float)]
+    if not measured:
+        return tile(
+            "slo", "SLO attainment", None, "ratio", "none", f"{len(slos)} SLO(s), not evaluated yet"
+        )
+    worst = min(measured, key=lambda s: float(s["budget_remaining"]))
+    left = float(worst["budget_remaining"])
+    state = "bad" if left <= 0 else "warn" if left < BUDGET_WARN else "ok"
+    attainment = worst.get("attainment")
     return tile(
-        "slo", "SLO attainment", min(attained) if attained else None, "ratio", state, detail
+        "slo",
+        "SLO attainment",
+        float(attainment) if isinstance(attainment, int | float) else None,
+        "ratio",
+        state,
+        f"{worst.get('name')}: {left:.0%} of the error budget left",
     )
 
 
@@ -218,7 +226,7 @@ def _alerts_tile(ctx: Context, now: float) -> tuple[Json, list[Json]]:
     if ctx.alerts is None:
         return tile("alerts", "Active alerts", None, "count", "none", "no alerting configured"), []
     active = ctx.alerts.active(now)
-    firing = [a for a in active if a.get("state", "firing") in ("firing", "alarm", "ALARM")]
+    firing = [a for a in active if str(a.get("state", "")).upper() in ("ALARM", "FIRING")]
     critical = [a for a in firing if a.get("severity") == "critical"]
     state = "bad" if critical else "warn" if firing else "ok"
     detail = f"{len(critical)} critical" if critical else ("" if firing else "none firing")

@@ -1,7 +1,8 @@
 """A small, deterministic, realistic store for the dashboard's tests, its screenshot and trying
 it out: two upstreams, two models, a couple of hours of traffic with some failures, GPUs, engine
 queues, host, cost, and one collector that went down. Written through the Store API
-(`write_records`, `write_samples`, `compact`), as the running service would.
+(`write_records`, `write_samples`, `compact`), as the running service would; `evaluate_alerts`
+then runs the real alert engine's default rule pack over it (alarm state, history, SLOs).
 """
 
 from __future__ import annotations
@@ -11,6 +12,8 @@ import random
 from dataclasses import dataclass
 from typing import Final
 
+from infersight.alerting.engine import AlertEngine
+from infersight.core.clock import FakeClock
 from infersight.core.records import MetricSample, RequestRecord
 from infersight.settings import Settings
 from infersight.store.base import Store
@@ -205,3 +208,10 @@ def seed_sample_data(
         start=start,
         end=now,
     )
+
+
+def evaluate_alerts(store: Store, settings: Settings, *, now: float, minutes: int = 10) -> None:
+    """Evaluate the alert rules once a minute over the last `minutes` (nothing is delivered)."""
+    engine = AlertEngine(settings.alerting, store=store, clock=FakeClock(now), notifiers={})
+    for k in range(minutes, -1, -1):
+        engine.evaluate(now - 60.0 * k)

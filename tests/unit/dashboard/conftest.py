@@ -13,7 +13,12 @@ from starlette.testclient import TestClient
 from infersight.core.clock import FakeClock
 from infersight.dashboard import create_dashboard
 from infersight.dashboard.providers import AlertsProvider, QualityProvider
-from infersight.dashboard.sample_data import SampleSummary, sample_settings, seed_sample_data
+from infersight.dashboard.sample_data import (
+    SampleSummary,
+    evaluate_alerts,
+    sample_settings,
+    seed_sample_data,
+)
 from infersight.settings import Settings
 from infersight.store.sqlite import SqliteStore
 
@@ -32,6 +37,7 @@ def seeded(tmp_path_factory: pytest.TempPathFactory) -> Seeded:
     store = SqliteStore(db)
     try:
         summary = seed_sample_data(store, now=NOW)
+        evaluate_alerts(store, sample_settings(), now=NOW)
     finally:
         store.close()
     return Seeded(db, summary)
@@ -48,28 +54,31 @@ def settings_for(db: Path, **gateway: object) -> Settings:
 
 
 ClientFactory = Callable[..., TestClient]
+AlertsFactory = Callable[[Settings, SqliteStore], AlertsProvider]
 
 
 @pytest.fixture
 def make_client(tmp_path: Path) -> Iterator[ClientFactory]:
-    """make_client(db=None (an empty store), alerts=None, quality=None, **gateway) -> client."""
+    """make_client(db=None (an empty store), alerts=None, quality=None, **gateway) -> client;
+    alerts builds the provider from the settings and the store."""
     stores: list[SqliteStore] = []
 
     def make(
         db: Path | None = None,
         *,
-        alerts: AlertsProvider | None = None,
+        alerts: AlertsFactory | None = None,
         quality: QualityProvider | None = None,
         **gateway: object,
     ) -> TestClient:
         path = db if db is not None else tmp_path / "empty.db"
         store = SqliteStore(path)
         stores.append(store)
+        settings = settings_for(path, **gateway)
         app = create_dashboard(
-            settings_for(path, **gateway),
+            settings,
             store=store,
             clock=FakeClock(NOW),
-            alerts=alerts,
+            alerts=alerts(settings, store) if alerts is not None else None,
             quality=quality,
         )
         return TestClient(app, base_url="http://127.0.0.1:8400", follow_redirects=False)

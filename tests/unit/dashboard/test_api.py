@@ -186,6 +186,37 @@ def test_cost_and_advice(client: TestClient) -> None:
     assert error(client, "/advice", days=0).startswith("query parameter 'days'")
 
 
+def test_alerts_slos_and_judged_tiles_from_the_alert_engine(
+    make_client: ClientFactory, seeded: Seeded
+) -> None:
+    """The real engine's rule pack, evaluated over the sample data (conftest), read through
+    alerting.status.AlertStatus as the service wires it."""
+    from infersight.alerting.status import AlertStatus
+
+    client = make_client(seeded.db, alerts=lambda s, store: AlertStatus(s.alerting, store))
+    d = ok(client, "/alerts", range="1h")
+    assert d["configured"] is True and d["message"] is None
+    firing = {(a["rule"], a["instance"]) for a in d["active"]}
+    assert ("collector_down", "collector=engine:vllm-b") in firing
+    rules = {r["name"]: r for r in d["rules"]}
+    assert rules["collector_down"]["state"] == "ALARM" and rules["collector_down"]["runbook"]
+    assert rules["gpu_idle"]["state"] == "OK"
+    assert d["history"] and all(NOW - 3600 <= e["ts"] <= NOW for e in d["history"])
+    assert ok(client, "/alerts/active")["active"] == d["active"]
+    (slo,) = ok(client, "/slo")["slos"]
+    assert slo["name"] == "ttft_slo_burn" and slo["budget_remaining"] is not None
+    tiles = {t["key"]: t for t in ok(client, "/overview")["tiles"]}
+    assert tiles["alerts"]["value"] == len(d["active"])
+    assert tiles["alerts"]["state"] == (
+        "bad" if any(a["severity"] == "critical" for a in d["active"]) else "warn"
+    )
+    assert (
+        tiles["slo"]["state"] in ("ok", "warn", "bad") and "ttft_slo_burn" in tiles["slo"]["detail"]
+    )
+    # TTFT p95 is judged against the SLO's 1 s threshold now
+    assert tiles["ttft_p95"]["state"] == "ok" and "target 1 s" in tiles["ttft_p95"]["detail"]
+
+
 def test_alerting_and_quality_say_not_configured(client: TestClient) -> None:
     alerts = ok(client, "/alerts")
     assert alerts["configured"] is False and alerts["message"].startswith("no alerting configured")

@@ -7,7 +7,9 @@ IS.start(async ({ range }) => {
   if (!d.configured) {
     out.push(IS.message(d.message, "warn"));
   }
-  const runbook = (r) => r.runbook ? el("a", { href: r.runbook, target: "_blank", rel: "noopener", text: "runbook" }) : "";
+  const runbook = (r) => el("div", {},
+    r.runbook ? el("details", {}, el("summary", { text: "runbook" }), el("p", { class: "runbook", text: r.runbook })) : null,
+    r.runbook_url ? el("a", { href: r.runbook_url, target: "_blank", rel: "noopener", text: "runbook ↗" }) : null);
   out.push(el("h2", { text: "Active" }), IS.table([
     { title: "Rule", render: (a) => a.rule || "" },
     { title: "Instance", render: (a) => a.instance || "" },
@@ -32,6 +34,7 @@ IS.start(async ({ range }) => {
     { title: "Condition", render: (r) => el("code", { text: r.condition || r.expression || r.series || "" }) },
     { title: "Severity", render: (r) => IS.pill(r.severity || "—") },
     { title: "State", render: (r) => IS.pill(String(r.state || "").toLowerCase() || "—") },
+    { title: "Silenced until", render: (r) => r.silenced_until ? IS.time(r.silenced_until) : "" },
     { title: "", render: runbook },
   ], d.rules, { empty: d.configured ? "no rules" : "no alerting configured" }));
   out.push(el("h2", { text: "History" }), IS.table([
