@@ -143,7 +143,7 @@ const IS = (() => {
         points: { show: panel.t.length < 3, size: 6 },
       }))),
       axes: [
-        { stroke: fg, grid: { stroke: grid, width: 1 }, ticks: { stroke: grid } },
+        { stroke: fg, grid: { stroke: grid, width: 1 }, ticks: { stroke: grid }, space: 80 },
         { stroke: fg, grid: { stroke: grid, width: 1 }, ticks: { stroke: grid },
           values: (u, vals) => vals.map((v) => fmt(v, panel.unit)),
           size: (u, values) => 16 + 7 * Math.max(4, ...(values || []).map((v) => String(v).length)) },
@@ -177,7 +177,9 @@ const IS = (() => {
     return el("div", { class: "table-wrap" }, el("table", {}, el("thead", {}, head), el("tbody", {}, body)));
   }
 
-  function pill(text, cls) { return el("span", { class: "pill " + (cls || text), text }); }
+  function pill(text, cls) {
+    return el("span", { class: "pill " + String(cls || text).toLowerCase(), text });
+  }
 
   function emptyBox(empty) {
     return el("div", { class: "box empty warn", "data-empty": "1" },
