@@ -24,6 +24,7 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import os
 import random
 import sqlite3
 import tempfile
@@ -249,6 +250,14 @@ def pct(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, max(0, math.ceil(q * len(ordered)) - 1))]
 
 
+def cpu_ticks() -> tuple[float, float]:
+    """(busy, total) seconds of every CPU of the machine so far, from /proc/stat."""
+    values = [int(v) for v in Path("/proc/stat").read_text().split("\n")[0].split()[1:9]]
+    hz = os.sysconf("SC_CLK_TCK")
+    idle = values[3] + values[4]
+    return (sum(values) - idle) / hz, sum(values) / hz
+
+
 def time_api(url: str, rounds: int) -> list[dict[str, Any]]:
     cases = [
         (path, rng) for path in ("/overview", "/serving") for rng in ("1h", "24h", "7d", "30d")
@@ -335,7 +344,7 @@ def main() -> int:
     with tempfile.TemporaryDirectory(prefix="infersight-dash-") as tmp:
         db = Path(args.keep) if args.keep else Path(tmp) / "bench.db"
         info = seed(db, records=args.records, days=args.days, now=now)
-        size_mb = sum(p.stat().st_size for p in Path(tmp).iterdir()) / 1e6
+        size_mb = sum(f.stat().st_size for f in db.parent.glob(db.name + "*") if f.is_file()) / 1e6
         print(
             f"seeded {args.records:,} records over {args.days:g} days, "
             f"{info['series']:.0f} series, "
@@ -347,11 +356,16 @@ def main() -> int:
             update={"store": settings.store.model_copy(update={"path": str(db)})}
         )
         with ThreadedGateway(settings, clock=FakeClock(now), background=False) as gw:
+            busy0, _ = cpu_ticks()
+            own0, wall0 = time.process_time(), time.perf_counter()
             api = time_api(gw.url, args.rounds)
+            busy1, _ = cpu_ticks()
+            own_s, wall_s = time.process_time() - own0, time.perf_counter() - wall0
+            other = max(0.0, (busy1 - busy0) - own_s) / wall_s
             pages = [] if args.no_browser else page_loads(gw.url, args.loads)
     print(
         f"\nAPI, {args.rounds} requests each (target p95 < {API_TARGET_P95_S * 1000:.0f} ms "
-        "for /overview and /serving)"
+        f"for /overview and /serving); other jobs used {other:.0%} of a core meanwhile"
     )
     print(f"{'endpoint':<18}{'range':>6}{'p50 ms':>9}{'p95 ms':>9}{'max ms':>9}{'KiB':>7}  ok")
     failed = False
