@@ -228,7 +228,8 @@ def test_driver_rows_are_warmup_marked() -> None:
             client = LoadClient(sim.url)
             try:
                 d = Driver(client, _workload(), clock=SystemClock())
-                return await d.run_level(0, Level("concurrency", 2, duration_s=0.5, warmup_s=0.2))
+                level = Level("concurrency", 2, duration_s=0.5, warmup_s=0.2, ramp_s=0.1)
+                return await d.run_level(0, level)
             finally:
                 client.close()
 

@@ -143,6 +143,13 @@ def _common(p: argparse.ArgumentParser, *, suppress: bool) -> None:
         help="warm-up per level, sent but not measured (default 3s)",
     )
     g.add_argument(
+        "--ramp",
+        type=_duration_or_zero,
+        default=d(0.0),
+        metavar="DUR",
+        help="closed loop: start the workers evenly over DUR instead of all at once",
+    )
+    g.add_argument(
         "--timeout",
         type=duration_arg,
         default=d(300.0),
@@ -329,7 +336,7 @@ def build_spec(args: argparse.Namespace) -> RunSpec:
     if duration is None and args.requests is None:
         duration = 30.0
     bounds: dict[str, Any] = {"duration_s": duration, "num_requests": args.requests,
-                              "warmup_s": args.warmup}  # fmt: skip
+                              "warmup_s": args.warmup, "ramp_s": args.ramp}  # fmt: skip
     slo = Slo(
         ttft_s=_s(args.slo_ttft_ms), tpot_s=_s(args.slo_tpot_ms),
         max_itl_s=_s(args.slo_itl_ms), e2e_s=_s(args.slo_e2e_ms),

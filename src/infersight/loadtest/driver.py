@@ -153,8 +153,11 @@ class _LevelRun:
             self.stop.set()
             log.warning("level %s stopped: %s", self.level.label, reason)
 
-    async def closed_worker(self) -> None:
+    async def closed_worker(self, delay_s: float) -> None:
         perf = self.d._perf
+        if delay_s > 0:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self.stop.wait(), delay_s)
         while (measured := self.admit(perf())) is not None:
             await self.one(measured)
 
@@ -201,7 +204,8 @@ class _LevelRun:
         level = self.level
         if level.mode == "concurrency":
             n = int(level.value)
-            self.workers = [asyncio.create_task(self.closed_worker()) for _ in range(n)]
+            step = level.ramp_s / n
+            self.workers = [asyncio.create_task(self.closed_worker(i * step)) for i in range(n)]
         else:
             self.workers = [asyncio.create_task(self.scheduler())]
         await asyncio.gather(*self.workers)

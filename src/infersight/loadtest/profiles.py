@@ -1,7 +1,7 @@
 """Load profiles: what load each level offers and for how long (pure values).
 
 - `concurrency N`: a closed loop, N workers each sending its next request when the previous
-  one ended (N requests always in flight).
+  one ended (N requests always in flight); `ramp_s` spreads the workers' first requests.
 - `rate R`: an open loop, arrivals at R per second whatever the endpoint does: Poisson gaps,
   or gamma gaps with `burstiness` (see `loadtest.arrivals`), optionally capped at
   `max_concurrency` requests in flight (arrivals beyond it wait for a free slot, as in vLLM).
@@ -35,6 +35,7 @@ class Level:
     warmup_s: float = 0.0
     burstiness: float = 1.0
     max_concurrency: int | None = None
+    ramp_s: float = 0.0  # closed loop: worker i starts at i × ramp_s / N (no thundering herd)
 
     def __post_init__(self) -> None:
         problems = level_problems(self)
@@ -80,6 +81,8 @@ def level_problems(level: Level) -> list[str]:
         out.append(f"num_requests must be >= 1, got {level.num_requests!r}")
     if not math.isfinite(level.warmup_s) or level.warmup_s < 0:
         out.append(f"warmup_s must be >= 0, got {level.warmup_s!r}")
+    if not math.isfinite(level.ramp_s) or level.ramp_s < 0:
+        out.append(f"ramp_s must be >= 0, got {level.ramp_s!r}")
     if not math.isfinite(level.burstiness) or level.burstiness <= 0:
         out.append(f"burstiness must be > 0 (1 = Poisson), got {level.burstiness!r}")
     if level.max_concurrency is not None and level.max_concurrency < 1:
@@ -96,6 +99,7 @@ def sweep_levels(
     warmup_s: float = 0.0,
     burstiness: float = 1.0,
     max_concurrency: int | None = None,
+    ramp_s: float = 0.0,
 ) -> list[Level]:
     """One level per value, in ascending order (duplicates dropped)."""
     if not values:
@@ -109,6 +113,7 @@ def sweep_levels(
             warmup_s=warmup_s,
             burstiness=burstiness,
             max_concurrency=max_concurrency,
+            ramp_s=ramp_s,
         )
         for v in sorted(set(values))
     ]

@@ -76,6 +76,7 @@ class RunSpec:
             out["num_requests"] = ref.num_requests
             out["warmup_s"] = ref.warmup_s
             out["burstiness"] = ref.burstiness
+            out["ramp_s"] = ref.ramp_s
         if self.search is not None:
             s = self.search
             out["search"] = {

@@ -27,6 +27,8 @@ def test_level_labels_and_validation() -> None:
         Level("concurrency", 1.5, duration_s=1)
     with pytest.raises(ValueError, match="burstiness"):
         Level("rate", 1.0, duration_s=1, burstiness=0)
+    with pytest.raises(ValueError, match="ramp_s"):
+        Level("concurrency", 2, duration_s=1, ramp_s=-1)
 
 
 def test_ladders() -> None:
