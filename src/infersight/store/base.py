@@ -9,6 +9,7 @@ from typing import Final, Protocol
 from infersight.core.alarms import AlarmRecord, AlertEvent, Silence
 from infersight.core.records import MetricSample, RequestRecord
 from infersight.core.series import AGGREGATIONS
+from infersight.store.sqlite_quality import SweepItemRow, SweepRow
 
 __all__ = [
     "AGGREGATIONS",
@@ -16,6 +17,7 @@ __all__ = [
     "LATENCY_FIELDS",
     "AlertStore",
     "FieldPercentiles",
+    "QualityStore",
     "RequestSummary",
     "Series",
     "Store",
@@ -118,6 +120,32 @@ class AlertStore(Protocol):
         ...
 
 
+class QualityStore(Protocol):
+    """Quality sweeps and their items (`Store.quality`). SQLite: `store.sqlite_quality`."""
+
+    def write_sweep(self, sweep: SweepRow, items: Sequence[SweepItemRow]) -> None: ...
+
+    def get_sweep(self, sweep_id: str) -> SweepRow | None: ...
+
+    def list_sweeps(
+        self,
+        start: float,
+        end: float,
+        *,
+        dataset: str | None = None,
+        name: str | None = None,
+        limit: int = 100,
+    ) -> list[SweepRow]: ...
+
+    def previous_sweep(
+        self, dataset: str, before: float, *, name: str | None = None, model: str | None = None
+    ) -> SweepRow | None: ...
+
+    def sweep_items(self, sweep_id: str) -> list[SweepItemRow]: ...
+
+    def prune_sweeps(self, before: float) -> int: ...
+
+
 class Store(Protocol):
     """Backend-neutral storage. Writes are batched by `store.writer.BatchWriter`."""
 
@@ -194,6 +222,11 @@ class Store(Protocol):
     @property
     def alerts(self) -> AlertStore:
         """Alarm state, history and silences of the alert engine."""
+        ...
+
+    @property
+    def quality(self) -> QualityStore:
+        """Quality sweeps and their items."""
         ...
 
     def close(self) -> None: ...

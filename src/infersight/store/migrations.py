@@ -186,6 +186,44 @@ SQLITE_MIGRATIONS: Final[tuple[Migration, ...]] = (
             )""",
         ),
     ),
+    Migration(
+        5,
+        "quality sweeps and their items",
+        (
+            # summary: JSON (aggregates with intervals, comparison, scorer versions, thresholds)
+            """CREATE TABLE sweeps (
+                id TEXT PRIMARY KEY,
+                name TEXT NOT NULL,
+                dataset TEXT NOT NULL,
+                model TEXT NOT NULL,
+                endpoint TEXT NOT NULL,
+                started_at REAL NOT NULL,
+                finished_at REAL NOT NULL,
+                status TEXT NOT NULL,
+                items INTEGER NOT NULL,
+                failed INTEGER NOT NULL,
+                summary TEXT NOT NULL
+            )""",
+            "CREATE INDEX sweeps_dataset_started_at ON sweeps (dataset, started_at)",
+            "CREATE INDEX sweeps_started_at ON sweeps (started_at)",
+            # One row per item: every answer, its status/failure reason and its scores (JSON).
+            """CREATE TABLE sweep_items (
+                sweep_id TEXT NOT NULL,
+                item_id TEXT NOT NULL,
+                position INTEGER NOT NULL,
+                tags TEXT NOT NULL,
+                question TEXT NOT NULL,
+                refs TEXT NOT NULL,
+                status TEXT NOT NULL,
+                error TEXT,
+                answer TEXT,
+                samples TEXT NOT NULL,
+                latency_s REAL,
+                scores TEXT NOT NULL,
+                PRIMARY KEY (sweep_id, item_id)
+            ) WITHOUT ROWID""",
+        ),
+    ),
 )
 
 _VERSION_TABLE = """CREATE TABLE IF NOT EXISTS schema_version (

@@ -34,6 +34,7 @@ from infersight.store.migrations import (
 from infersight.store.sqlite_alerts import SqliteAlerts
 from infersight.store.sqlite_loadtests import SqliteLoadtests
 from infersight.store.sqlite_metrics import ROLLUP_DELAY_S, SqliteMetrics
+from infersight.store.sqlite_quality import SqliteQuality
 
 MEMORY: Final = ":memory:"
 # One column per RequestRecord field, in dataclass order (rows map back positionally).
@@ -93,6 +94,7 @@ class SqliteStore:
         )
         self.loadtests = SqliteLoadtests(self._connection, self._lock)  # load test runs
         self.alerts = SqliteAlerts(self._connection, self._lock)  # alarm state, history, silences
+        self.quality = SqliteQuality(self._connection, self._lock)  # quality sweeps and items
 
     def __repr__(self) -> str:
         return f"SqliteStore({self.path!r})"
