@@ -8,6 +8,7 @@ const IS = (() => {
   const params = () => new URLSearchParams(window.location.search);
   let timer = null;
   let charts = [];
+  let pending = [];  // charts to draw once their boxes are in the document
 
   function stored(key, fallback) {
     try { return localStorage.getItem("infersight." + key) || fallback; } catch (e) { return fallback; }
@@ -123,15 +124,20 @@ const IS = (() => {
       area.replaceWith(el("div", { class: "chart-empty", text: "chart library missing: run make" }));
       return box;
     }
-    // drawn once the box is in the document (uPlot needs its width)
-    requestAnimationFrame(() => draw(area, panel));
+    pending.push({ area, panel });  // drawn by render() once in the document (needs a width)
     return box;
   }
 
-  function draw(area, panel) {
+  function drawPending() {
+    const todo = pending;
+    pending = [];
+    const widths = todo.map((p) => Math.max(p.area.clientWidth, 300));  // one layout pass
+    todo.forEach((p, i) => draw(p.area, p.panel, widths[i]));
+  }
+
+  function draw(area, panel, width) {
     const fg = cssVar("--muted");
     const grid = cssVar("--grid");
-    const width = Math.max(area.clientWidth, 300);
     const opts = {
       width, height: 220,
       scales: { x: { time: true } },
@@ -199,15 +205,17 @@ const IS = (() => {
     for (const c of charts) c.chart.destroy();
     charts = [];
     try {
+      pending = [];
       const content = await page({ range: range(), params: params() });
       main.replaceChildren(...[].concat(content));
+      drawPending();
       document.getElementById("updated").textContent = "updated " + new Date().toLocaleTimeString(undefined, { hour12: false });
     } catch (err) {
       main.replaceChildren(el("div", { class: "box error", role: "alert" },
         el("strong", { text: "Could not load this page: " }), String(err.message || err)));
     }
-    await new Promise((r) => requestAnimationFrame(() => requestAnimationFrame(r)));
     window.scrollTo(0, y);
+    await new Promise((r) => requestAnimationFrame(r));  // painted
     document.body.dataset.ready = "1";
   }
 
@@ -253,6 +261,6 @@ const IS = (() => {
     render(page);
   }
 
-  return { el, fmt, time, api, tiles, charts: charts_, chartPanel, table, pill, emptyBox,
+  return { el, fmt, time, api, tiles, charts: charts_, chartPanel, drawPending, table, pill, emptyBox,
     message, start, render, setQuery, params, range };
 })();
