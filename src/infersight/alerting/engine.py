@@ -15,7 +15,9 @@ Notification rules, per instance:
   sent for this episode; not while a silence covers the rule (sent when it ends, if still in
   ALARM). An SLO alert that escalates (warning -> critical) fires again.
 * repeat: still in ALARM `repeat_interval_s` after the last one (not while silenced).
-* resolved: it left ALARM after a firing notification was sent (silenced or not), once.
+* resolved: it left ALARM after a firing notification was sent (silenced or not), once, and
+  stayed out for `keep_firing_for_s`; back in ALARM before that, the episode goes on (no new
+  firing), so a value hovering at the threshold does not flap.
 Because records are written before sending and carry `notified_at`, a restarted engine (same
 store) neither forgets an open alarm nor notifies it twice.
 """
@@ -181,6 +183,11 @@ class AlertEngine(Daemon):
                 "last_data_at": last_data_at,
                 "suppressed": bool(old_detail.get("suppressed")) and obs.state == ALARM,
                 "repeats": int(old_detail.get("repeats", 0)) if obs.state == ALARM else 0,
+                "entered_from": (
+                    (prev_state.value if changed else old_detail.get("entered_from", ""))
+                    if obs.state == ALARM
+                    else ""
+                ),
             },
         )
         if obs.state == ALARM and rec.alarm_since is None:
@@ -202,7 +209,11 @@ class AlertEngine(Daemon):
         self.states.put(rec)
         if status is None:
             return []
-        n = self._notification(rule, rec, obs, status, prev_state, now, repeat)
+        if status == "resolved" or repeat:
+            was = ALARM.value
+        else:
+            was = str(rec.detail.get("entered_from") or prev_state.value)
+        n = self._notification(rule, rec, obs, status, was, now, repeat)
         return [Outgoing(n, tuple(rule.notifiers) or tuple(self.notifiers), obs.instance)]
 
     def _decide(
@@ -210,6 +221,8 @@ class AlertEngine(Daemon):
     ) -> tuple[AlarmRecord, Status | None, int]:
         """The record after deciding, and what to send: (record, status or None, repeat no.)."""
         if rec.state != ALARM:
+            if rec.notified_at is not None and now - rec.since < rule.keep_firing_for_s:
+                return rec, None, 0  # still firing for a while: a quick return is no new episode
             if rec.notified_at is not None:  # the episode that was notified is over
                 cleared = replace(
                     rec, notified_at=None, last_notified_at=None, notified_severity=""
@@ -262,7 +275,7 @@ class AlertEngine(Daemon):
         rec: AlarmRecord,
         obs: Observation,
         status: Status,
-        prev_state: AlarmState,
+        previous_state: str,
         now: float,
         repeat: int = 0,
     ) -> Notification:
@@ -272,7 +285,7 @@ class AlertEngine(Daemon):
             kind=rule.kind,
             status=status,
             state=rec.state.value,
-            previous_state=prev_state.value,
+            previous_state=previous_state,
             value=rec.value,
             window_s=obs.window_s,
             severity=rec.severity,
@@ -399,7 +412,7 @@ class AlertEngine(Daemon):
             severity=obs.severity or rule.severity,
             alarm_since=prev.alarm_since if prev is not None else None,
         )
-        n = self._notification(rule, rec, obs, "test", prev_state, now)
+        n = self._notification(rule, rec, obs, "test", prev_state.value, now)
         targets = [
             self.notifiers[x] for x in (rule.notifiers or self.notifiers) if x in self.notifiers
         ]

@@ -20,6 +20,7 @@ resolve or go to INSUFFICIENT_DATA as treat_missing_data says.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
@@ -124,17 +125,39 @@ def fetch_groups(
     }
 
 
-def rule_groups(store: Store, rule: AlertRuleSettings, start: float, end: float) -> Groups:
-    """The rule's datapoints per instance: its metric, or metric / divide_by."""
+def rule_data(
+    store: Store, rule: AlertRuleSettings, start: float, end: float
+) -> tuple[Groups, Groups]:
+    """(the rule's datapoints per instance, the metric's own values per instance): its metric,
+    or metric / divide_by (numerator and denominator summed per instance)."""
     if not rule.divide_by:
-        return fetch_groups(store, rule, rule.metric, start, end, combine=rule.combine)
+        groups = fetch_groups(store, rule, rule.metric, start, end, combine=rule.combine)
+        return groups, groups
     num = fetch_groups(store, rule, rule.metric, start, end, combine="sum")
     den = fetch_groups(store, rule, rule.divide_by, start, end, combine="sum")
     out: Groups = {}
     for key, (labels, d) in den.items():
         n = num.get(key, (labels, {}))[1]
         out[key] = (labels, {ts: n[ts] / v for ts, v in d.items() if ts in n and v > 0})
-    return out
+    return out, num
+
+
+def rule_groups(store: Store, rule: AlertRuleSettings, start: float, end: float) -> Groups:
+    return rule_data(store, rule, start, end)[0]
+
+
+def guard(
+    points: list[Datapoint], raw: Mapping[float, float], min_value: float | None
+) -> list[Datapoint]:
+    """Breaching datapoints whose metric value is under min_value do not breach."""
+    if min_value is None:
+        return points
+    return [
+        Datapoint(p.ts, p.value, False)
+        if p.breaching and raw.get(round(p.ts, 6), -math.inf) < min_value
+        else p
+        for p in points
+    ]
 
 
 def _newest(slots: Slots) -> float | None:
@@ -151,6 +174,7 @@ class SeriesEvaluator:
         )
         self.window_s = rule.period_s * rule.evaluation_periods
         self._learned: dict[str, JsonDict] = {}
+        self._raw: Mapping[float, float] = {}  # the instance being judged: metric values
         self._learned_at: float | None = None
 
     def evaluate(
@@ -159,7 +183,7 @@ class SeriesEvaluator:
         r = self.rule
         end = last_closed_end(now, r.period_s)
         start = end - self.window_s
-        current = rule_groups(store, r, start, end)
+        current, raw = rule_data(store, r, start, end)
         keys = set(current) | set(previous)
         if r.group_by == []:
             keys.add("")
@@ -176,6 +200,7 @@ class SeriesEvaluator:
                 labels, points = (previous[key].labels if key in previous else ()), {}
             slots = period_slots(sorted(points.items()), end, r.period_s, r.evaluation_periods)
             prev = previous[key].state if key in previous else AlarmState.INSUFFICIENT_DATA
+            self._raw = raw.get(key, ((), {}))[1]
             obs = self._judge(key, labels, slots, prev, history.get(key, ((), {}))[1])
             out.append(obs)
         return out
@@ -221,6 +246,7 @@ class SeriesEvaluator:
         return make(state, reason, lower=band.lower, upper=band.upper, baseline=band.center)
 
     def _step(self, prev: AlarmState, datapoints: list[Datapoint]) -> tuple[AlarmState, str]:
+        datapoints = guard(datapoints, self._raw, self.rule.min_value)
         new, reason = judge(datapoints, self.spec)
         return (prev if new is None else new), reason
 

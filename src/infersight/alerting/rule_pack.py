@@ -8,7 +8,7 @@ your own text replaces it.
 | rule               | fires when                                                         |
 |--------------------|--------------------------------------------------------------------|
 | ttft_p95_high      | TTFT p95 > 1 s in 2 of 3 minutes (user traffic, per model/upstream) |
-| error_rate_high    | errors / requests > 1 % over two consecutive 5-minute periods      |
+| error_rate_high    | errors / requests > 1 % (and >= 3 errors) in two 5-minute periods  |
 | gpu_idle           | GPU utilisation < 20 % for a whole hour (paying for idle)          |
 | gpu_memory_high    | GPU memory used > 90 % for 5 minutes                               |
 | kv_cache_high      | KV-cache usage > 90 % in 2 of 3 minutes                            |
@@ -111,7 +111,8 @@ def default_rules() -> list[AlertRuleSettings]:
             name="error_rate_high",
             metric='request_errors_per_s{source="user"}',
             divide_by='requests_per_s{source="user"}',
-            statistic="sum",
+            min_value=0.01,  # errors/s over the period: at least 3 errors in 5 minutes
+            statistic="avg",
             period_s=300.0,
             evaluation_periods=2,
             threshold=0.01,
@@ -136,17 +137,19 @@ def default_rules() -> list[AlertRuleSettings]:
             period_s=60.0,
             evaluation_periods=5,
             threshold=0.9,
+            keep_firing_for_s=600.0,
             severity="warning",
         ),
         AlertRuleSettings(
             name="kv_cache_high",
             metric="engine_kv_cache_usage_ratio",
-            statistic="max",
+            statistic="avg",
             period_s=60.0,
             evaluation_periods=3,
             datapoints_to_alarm=2,
             threshold=0.9,
             treat_missing_data="not_breaching",
+            keep_firing_for_s=600.0,
             severity="warning",
         ),
         AlertRuleSettings(

@@ -66,11 +66,12 @@ _RULE_NAME: Final = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
 REQUEST_LABELS: Final = ("model", "upstream", "route", "client")  # count_good_total filters
 # The keys each kind reads, beyond the ones every rule has.
 _COMMON: Final = frozenset(
-    {"name", "kind", "enabled", "labels", "for_s", "repeat_interval_s", "severity"}
+    {"name", "kind", "enabled", "labels", "for_s", "keep_firing_for_s", "repeat_interval_s"}
+    | {"severity"}
     | {"notifiers", "runbook", "runbook_url", "view", "allow_unknown_metric"}
 )
 _SERIES_KEYS: Final = frozenset(
-    {"metric", "divide_by", "statistic", "group_by", "combine", "period_s"}
+    {"metric", "divide_by", "min_value", "statistic", "group_by", "combine", "period_s"}
     | {"evaluation_periods", "datapoints_to_alarm", "treat_missing_data"}
 )
 KIND_KEYS: Final[dict[str, frozenset[str]]] = {
@@ -100,6 +101,11 @@ class AlertRuleSettings(_Compact):
     )
     divide_by: str = Field(
         default="", description="Evaluate metric / this series (same statistic and labels)."
+    )
+    min_value: float | None = Field(
+        default=None,
+        description="A period breaches only if the metric's own value (before divide_by) is "
+        "at least this: ignores ratios of a handful of events.",
     )
     allow_unknown_metric: bool = Field(
         default=False, description="Accept a metric name infersight does not write itself."
@@ -131,6 +137,12 @@ class AlertRuleSettings(_Compact):
     )
     for_s: float = Field(
         default=0.0, ge=0, description="Pending: notify only after this long in ALARM, s."
+    )
+    keep_firing_for_s: float = Field(
+        default=0.0,
+        ge=0,
+        description="Resolve only after this long out of ALARM, s (a value hovering at the "
+        "threshold does not flap).",
     )
     repeat_interval_s: float | None = Field(
         default=None,

@@ -209,3 +209,43 @@ def test_a_rule_that_fails_does_not_stop_the_others(env: Env) -> None:
     assert env.rec.statuses() == [("firing", "ALARM")]
     assert engine.errors == {"bad": "disk I/O error (injected)"}
     assert engine.evaluations_total == 2
+
+
+def test_keep_firing_for_holds_a_flapping_alarm_in_one_episode(env: Env) -> None:
+    engine = env.engine(rule(keep_firing_for_s=300))
+    values = [0.95, 0.95, 0.1, 0.1, 0.95, 0.95, 0.1, 0.1, 0.1, 0.1, 0.1, 0.1, 0.1, 0.1]
+    states = env.minutes(engine, values, GPU, gpu="0")
+    assert states[:7] == ["OK", "ALARM", "ALARM", "OK", "OK", "ALARM", "ALARM"]  # it flaps
+    assert env.rec.statuses() == [("firing", "ALARM"), ("resolved", "OK")]  # one episode
+    resolved = env.rec.sent[1]
+    assert resolved.previous_state == "ALARM"
+    ok_since = env.events("transition")[-1].ts
+    assert resolved.at - ok_since >= 300
+
+
+def test_previous_state_of_a_pending_alarm_is_the_one_before_it(env: Env) -> None:
+    engine = env.engine(rule(for_s=120))
+    env.minutes(engine, [0.1, 0.95, 0.95, 0.95, 0.95], GPU, gpu="0")
+    (firing,) = env.rec.sent
+    assert firing.previous_state == "OK"
+
+
+def test_min_value_ignores_ratios_of_a_few_events(env: Env) -> None:
+    r = rule(
+        name="errors",
+        metric="request_errors_per_s",
+        divide_by="requests_per_s",
+        statistic="avg",
+        threshold=0.01,
+        min_value=0.05,
+    )
+    engine = env.engine(r)
+    for errors in (0.02, 0.02, 0.02, 0.5, 0.5):  # 1 error of 50 per minute, then 30 of 50
+        minute = (env.clock.now() // 60) * 60
+        env.write("request_errors_per_s", minute, errors)
+        env.write("requests_per_s", minute, 50 / 60)
+        env.clock.advance(minute + 61 - env.clock.now())
+        env.tick(engine)
+    states = [e.state for e in env.events("transition")]
+    assert states == ["OK", "ALARM"]  # 2.4 % errors but under min_value: not breaching
+    assert env.rec.sent[0].value == 0.6
