@@ -26,11 +26,11 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, replace
-from typing import Any
 
 from infersight.alerting.delivery import DeliveryResult, deliver
+from infersight.alerting.dispatch import Sleep, dispatch
 from infersight.alerting.evaluate import Evaluator, Observation, SeriesEvaluator
 from infersight.alerting.evaluate_slo import SloEvaluator
 from infersight.alerting.model import Notification, Notifier, Status, dashboard_link
@@ -45,7 +45,6 @@ from infersight.store.base import Store
 
 log = logging.getLogger(__name__)
 
-Sleep = Callable[[float], Awaitable[Any]]
 DAY_S = 86_400.0
 PRUNE_EVERY_S = 3600.0
 ALARM = AlarmState.ALARM
@@ -306,74 +305,17 @@ class AlertEngine(Daemon):
             detail={k: v for k, v in obs.detail.items() if k != "reason"},
         )
 
-    # -- delivery ------------------------------------------------------------------------------
-
     async def _deliver(self, item: Outgoing) -> list[DeliveryResult]:
-        n = item.notification
-        chosen = [self.notifiers[name] for name in item.notifiers if name in self.notifiers]
-        missing = [name for name in item.notifiers if name not in self.notifiers]
-        try:
-            results = await asyncio.wait_for(
-                deliver(chosen, n, clock=self.clock, sleep=self.sleep),
-                timeout=self.settings.delivery_timeout_s,
-            )
-        except Exception as exc:  # deliver never raises; a timeout or a bug still must not
-            error = (
-                f"no result within {self.settings.delivery_timeout_s:g} s"
-                if isinstance(exc, TimeoutError)
-                else repr(exc)
-            )
-            log.error("alerting: delivering %s failed: %s", n.title, error)
-            results = []
-            missing += [getattr(x, "name", "?") for x in chosen]
-            self._record(n, item.instance, [], missing, error)
-            return results
-        self._record(n, item.instance, results, missing, "notifier not configured")
-        return results
-
-    def _record(
-        self,
-        n: Notification,
-        instance: str,
-        results: list[DeliveryResult],
-        failed_names: list[str],
-        failed_reason: str,
-    ) -> None:
-        events = []
-        delivered = [r.notifier for r in results if r.delivered]
-        base: dict[str, Any] = {
-            "ts": n.at,
-            "rule": n.rule,
-            "instance": instance,
-            "state": n.state,
-        }
-        if delivered:
-            events.append(
-                AlertEvent(
-                    **base,
-                    kind="notified",
-                    previous_state=n.previous_state,
-                    value=n.value,
-                    message=f"{n.status} sent to {', '.join(delivered)}",
-                    detail={"status": n.status, "repeat": n.repeat, "notifiers": delivered},
-                )
-            )
-        failures = [(r.notifier, r.error or "failed") for r in results if not r.delivered]
-        failures += [(name, failed_reason) for name in failed_names]
-        for name, error in failures:
-            events.append(
-                AlertEvent(
-                    **base,
-                    kind="notify_failed",
-                    value=n.value,
-                    message=f"{n.status} to {name} failed: {error}",
-                    detail={"status": n.status, "notifier": name, "error": error},
-                )
-            )
-        try:
-            self.store.alerts.append_events(events)
-        except Exception:
-            log.warning("alerting: could not record delivery results", exc_info=True)
+        return await dispatch(
+            item.notification,
+            item.notifiers,
+            notifiers=self.notifiers,
+            alerts=self.store.alerts,
+            clock=self.clock,
+            sleep=self.sleep,
+            timeout_s=self.settings.delivery_timeout_s,
+            instance=item.instance,
+        )
 
     # -- on demand -----------------------------------------------------------------------------
 

@@ -249,3 +249,33 @@ def test_min_value_ignores_ratios_of_a_few_events(env: Env) -> None:
     states = [e.state for e in env.events("transition")]
     assert states == ["OK", "ALARM"]  # 2.4 % errors but under min_value: not breaching
     assert env.rec.sent[0].value == 0.6
+
+
+class Hanging:
+    """A notifier that never answers."""
+
+    name = "hanging"
+
+    async def send(self, notification: object) -> None:
+        await asyncio.Event().wait()
+
+
+def test_a_hanging_notifier_is_cut_off_and_evaluation_goes_on(env: Env) -> None:
+    engine = env.engine(rule(), notifiers=[Hanging(), env.rec], delivery_timeout_s=0.05)
+
+    async def run() -> list[str]:
+        states = []
+        for v in (0.95, 0.95, 0.95):
+            minute = (env.clock.now() // 60) * 60
+            env.write(GPU, minute + 5, v, gpu="0")
+            env.clock.advance(minute + 61 - env.clock.now())
+            await engine.tick(env.clock.now())  # returns while the delivery is still running
+            states.append(engine.states.all()[0].state.value)
+        await engine.drain()
+        return states
+
+    assert asyncio.run(run()) == ["OK", "ALARM", "ALARM"]
+    assert env.rec.statuses() == [("firing", "ALARM")]
+    (failed,) = env.events("notify_failed")
+    assert "hanging failed: no result within 0.05 s" in failed.message
+    assert [e.message for e in env.events("notified")] == ["firing sent to rec"]
