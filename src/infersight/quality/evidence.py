@@ -118,7 +118,8 @@ def alert_episodes(events: Iterable[AlertEvent], rules: set[str]) -> list[AlertE
     """Episodes of ALARM from the history (events in any order)."""
     open_: dict[tuple[str, str], AlertEpisode] = {}
     done: list[AlertEpisode] = []
-    for ev in sorted(events, key=lambda e: e.ts):
+    # a transition comes before the notifications written with the same timestamp
+    for ev in sorted(events, key=lambda e: (e.ts, e.kind != "transition")):
         if ev.rule not in rules:
             continue
         key = (ev.rule, ev.instance)
