@@ -15,6 +15,9 @@ your own text replaces it.
 | queue_rising       | requests waiting 4σ (and at least 5) above their last hour, 4 of 5 min |
 | collector_down     | a collector failed every scrape for 5 minutes                      |
 | ttft_slo_burn      | the "99 % of requests with TTFT < 1 s over 30 days" budget burns fast |
+| quality_*          | a quality sweep regressed, answered toxically or hallucinated      |
+
+The quality rules and their runbooks come from `quality.rule_pack` (the quality sweeps' owner).
 """
 
 from __future__ import annotations
@@ -22,6 +25,7 @@ from __future__ import annotations
 from typing import Final
 
 from infersight.alerting.settings import AlertRuleSettings, AnomalySettings, SloSettings
+from infersight.quality.rule_pack import QUALITY_RUNBOOKS, quality_rules
 
 RUNBOOKS: Final[dict[str, str]] = {
     "ttft_p95_high": (
@@ -90,6 +94,7 @@ RUNBOOKS: Final[dict[str, str]] = {
         "Usually fixed by: what fixes TTFT (replicas, shorter prefills, chunked prefill); if "
         "the objective is unrealistic for the model, agree on a new one rather than ignoring it."
     ),
+    **QUALITY_RUNBOOKS,
 }
 
 
@@ -180,6 +185,7 @@ def default_rules() -> list[AlertRuleSettings]:
             kind="slo",
             slo=SloSettings(sli="latency", field="ttft_s", threshold_s=1.0, objective=0.99),
         ),
+        *quality_rules(),
     ]
 
 

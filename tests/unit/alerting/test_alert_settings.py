@@ -45,6 +45,7 @@ def test_the_default_rules_are_the_pack_and_each_has_a_runbook() -> None:
     rules = Settings().alerting.rules
     assert [r.name for r in rules] == [r.name for r in default_rules()]
     assert {r.kind for r in rules} == {"threshold", "anomaly", "slo"}
+    assert {"ttft_slo_burn", "kv_cache_high", "quality_accuracy_drop"} <= {r.name for r in rules}
     for r in rules:
         text = runbook_for(r.name, r.runbook)
         assert "Means:" in text and "Look at:" in text and "fixed by:" in text, r.name
