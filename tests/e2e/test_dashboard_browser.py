@@ -39,7 +39,8 @@ NOW = 1_767_225_600.0
 REPO = Path(__file__).resolve().parents[2]
 OUT = REPO / "test-output" / "dashboard"
 PAGES = ("/", "/serving", "/infrastructure", "/cost", "/quality", "/alerts", "/requests")
-CHART_PAGES = {"/": 4, "/serving": 10, "/infrastructure": 9, "/cost": 5}
+CHART_PAGES = {"/": 4, "/serving": 10, "/infrastructure": 9, "/cost": 5, "/quality": 2}
+EMPTY_CHARTS = {"/": 4, "/serving": 10, "/infrastructure": 9, "/cost": 5}  # each says why
 TOKEN = "browser-test-token"
 
 # Pixels drawn on each chart canvas (uPlot draws lines, axes and grid on one canvas).
@@ -182,9 +183,9 @@ def test_every_page_with_an_empty_store_says_so(
     for path in (*PAGES, "/requests/none-such"):
         load(pg, sites["empty"].url + path)
         assert pg.locator("canvas").count() == 0, path
-        if path in CHART_PAGES:
+        if path in EMPTY_CHARTS:
             empties = pg.locator(".chart-empty")
-            assert empties.count() == CHART_PAGES[path], path
+            assert empties.count() == EMPTY_CHARTS[path], path
             assert all(t.strip() for t in empties.all_inner_texts()), path
         shot(pg, "empty" + (path.replace("/", "_") if path != "/" else "_overview"))
     load(pg, sites["empty"].url + "/")
@@ -227,6 +228,18 @@ def test_request_filters_and_detail(sites: dict[str, Site], page: tuple[Any, Con
     assert pg.locator("#timing .seg").count() >= 1
     assert "first token" in pg.inner_text("#timing") or "no token" in pg.inner_text("#timing")
     shot(pg, "request_detail")
+    assert console.errors == []
+
+
+def test_quality_sweep_drill_down(sites: dict[str, Site], page: tuple[Any, Console]) -> None:
+    pg, console = page
+    load(pg, sites["data"].url + "/quality?range=6h")
+    assert "regressed" in pg.inner_text("#sweeps")
+    pg.locator("#sweeps tbody tr").first.click()
+    pg.wait_for_selector("#sweep-detail tbody tr")
+    assert pg.locator("#sweep-detail tbody tr").count() == 40
+    assert "reset link" in pg.inner_text("#sweep-detail")
+    shot(pg, "quality_drill_down")
     assert console.errors == []
 
 

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Final
 
 from infersight.dashboard.endpoints import Call, Context, Endpoint
@@ -15,8 +16,9 @@ from infersight.dashboard.providers import (
     Json,
     alerts_not_configured,
 )
+from infersight.dashboard.quality_view import is_score_series
 
-SCORE_PREFIX: Final = "quality_"
+LIVE_PREFIX: Final = "quality_live_"
 DRIFT_PREFIX: Final = "drift_"
 HISTORY_PARAMS: Final = (
     *TIME_PARAMS,
@@ -68,41 +70,23 @@ def slo(ctx: Context, call: Call) -> Json:
 
 
 def quality(ctx: Context, call: Call) -> Json:
-    """Score and drift series straight from the store (whatever wrote them), sweeps and latest
-    scores from the quality provider when one runs."""
+    """Score, live-sample and drift series from the metric store (whatever wrote them), sweeps
+    and latest scores from the quality provider (the store's sweep tables)."""
     window = time_window(call.values, call.now)
     q = ctx.quality
     names = ctx.store.metric_names()
     b = PanelBuilder(ctx.store, window)
-    score_names = sorted(
-        {
-            *(q.score_series() if q is not None else ()),
-            *(n for n in names if n.startswith(SCORE_PREFIX)),
-        }
-    )
-    scores = [
-        b.panel(
-            name,
-            name,
-            "score",
-            [LineSpec(name, combine="avg")],
-            by=("dataset", "tag", "scorer"),
-            hint=NO_SWEEPS,
-        ).to_json()
-        for name in score_names
-    ]
-    drift = [
-        b.panel(
-            name,
-            name,
-            "value",
-            [LineSpec(name, combine="max")],
-            by=("model",),
-            hint="no drift samples in this time range",
-        ).to_json()
-        for name in names
-        if name.startswith(DRIFT_PREFIX)
-    ]
+
+    def panels(selected: list[str], by: tuple[str, ...], hint: str, unit: str) -> list[Json]:
+        out = []
+        for name in selected:
+            p = b.panel(name, name, unit, [LineSpec(name, combine="avg")], by=by, hint=hint)
+            out.append(replace(p, sparse=True).to_json())
+        return out
+
+    scores = sorted({*(q.score_series() if q is not None else ()), *filter(is_score_series, names)})
+    live = [n for n in names if n.startswith(LIVE_PREFIX)]
+    drift = [n for n in names if n.startswith(DRIFT_PREFIX) or n.endswith("_load_correlation")]
     sweeps = q.sweeps(window.start, window.end, 50) if q is not None else []
     return {
         **window.to_json(),
@@ -110,8 +94,10 @@ def quality(ctx: Context, call: Call) -> Json:
         "message": None if sweeps else NO_SWEEPS,
         "latest": q.latest_scores(call.now) if q is not None else [],
         "sweeps": sweeps,
-        "score_panels": scores,
-        "drift_panels": drift,
+        # sweep metrics are shares or mean scores in [0, 1]
+        "score_panels": panels(scores, ("dataset", "tag"), NO_SWEEPS, "ratio"),
+        "live_panels": panels(live, ("model",), "no live samples in this time range", "value"),
+        "drift_panels": panels(drift, ("model",), "no drift samples in this time range", "value"),
     }
 
 

@@ -145,19 +145,29 @@ def _gpu_tile(snap: StatusSnapshot) -> Json:
 
 
 def _quality_tile(ctx: Context, now: float) -> Json:
+    """The newest sweeps' accuracy (the lowest over datasets); amber when a sweep regressed
+    significantly against the one before it."""
     latest = ctx.quality.latest_scores(now) if ctx.quality is not None else []
     if not latest:
-        return tile("quality", "Quality (latest)", None, "score", "none", "no sweeps yet")
-    values = [float(s["value"]) for s in latest if isinstance(s.get("value"), int | float)]
-    regressed = [s for s in latest if s.get("regressed")]
-    worst = min(values) if values else None
-    detail = ", ".join(f"{s.get('dataset')}/{s.get('scorer')} {s.get('value')}" for s in latest[:3])
+        return tile("quality", "Quality (accuracy)", None, "ratio", "none", "no sweeps yet")
+    regressed = sorted(
+        {f"{s.get('dataset')}/{s.get('scorer')}" for s in latest if s.get("regressed")}
+    )
+    accuracy = [s for s in latest if s.get("scorer") == "accuracy"]
+    shown = [s for s in accuracy or latest if isinstance(s.get("value"), int | float)]
+    if not shown:
+        return tile("quality", "Quality (accuracy)", None, "ratio", "none", "no scores yet")
+    worst = min(shown, key=lambda s: float(s["value"]))
+    if regressed:
+        detail = "regressed: " + ", ".join(regressed)
+    else:
+        detail = f"{worst.get('dataset')}, {len({s.get('dataset') for s in latest})} dataset(s)"
     return tile(
         "quality",
-        "Quality (lowest latest)",
-        worst,
-        "score",
-        "warn" if regressed else "info",
+        f"Quality ({worst.get('scorer')})",
+        float(worst["value"]),
+        "ratio",
+        "warn" if regressed else "ok",
         detail,
     )
 

@@ -29,6 +29,7 @@ from infersight.dashboard.pages import (
 )
 from infersight.dashboard.params import ApiError
 from infersight.dashboard.providers import AlertsProvider, CollectorStates, QualityProvider
+from infersight.dashboard.quality_view import StoreQuality
 from infersight.dashboard.request_query import request_query_for
 from infersight.settings import Settings
 from infersight.store.base import Store
@@ -75,7 +76,8 @@ def create_dashboard(
     quality: QualityProvider | None = None,
 ) -> ASGIApp:
     """The dashboard as one ASGI app. `collectors` returns the live collector states of this
-    process; `alerts` / `quality` are None until those engines run (pages then say so)."""
+    process; `alerts` is the alert engine's view (None: the pages say alerting is off);
+    `quality` defaults to the sweeps in the store's quality tables."""
     ctx = Context(
         settings=settings,
         store=store,
@@ -83,7 +85,7 @@ def create_dashboard(
         requests=request_query_for(store),
         collectors=collectors,
         alerts=alerts,
-        quality=quality,
+        quality=quality if quality is not None else StoreQuality(store),
     )
 
     async def not_found(request: Request, exc: Exception) -> Response:

@@ -46,6 +46,7 @@ class Panel:
     lines: list[Line]
     hint: str | None = None
     description: str = ""
+    sparse: bool = False  # few points far apart (sweeps): drawn as points joined across gaps
 
     @property
     def has_data(self) -> bool:
@@ -60,6 +61,7 @@ class Panel:
             "t": self.t,
             "lines": [line.to_json() for line in self.lines],
             "hint": None if self.has_data else (self.hint or "no data in this time range"),
+            "sparse": self.sparse,
         }
 
 

@@ -1,12 +1,15 @@
 """A small, deterministic, realistic store for the dashboard's tests, its screenshot and trying
 it out: two upstreams, two models, a couple of hours of traffic with some failures, GPUs, engine
-queues, host, cost, and one collector that went down. Written through the Store API
-(`write_records`, `write_samples`, `compact`), as the running service would; `evaluate_alerts`
-then runs the real alert engine's default rule pack over it (alarm state, history, SLOs).
+queues, host, cost, one collector that went down, and quality sweeps (`seed_sample_sweeps`:
+the stored shape of the sweep runner, `quality.results.SweepReport.to_rows` / `samples`; the
+last one regressed). Written through the Store API (`write_records`, `write_samples`,
+`Store.quality.write_sweep`, `compact`), as the running service would; `evaluate_alerts` then
+runs the real alert engine's default rule pack over it (alarm state, history, SLOs).
 """
 
 from __future__ import annotations
 
+import json
 import math
 import random
 from dataclasses import dataclass
@@ -15,8 +18,10 @@ from typing import Final
 from infersight.alerting.engine import AlertEngine
 from infersight.core.clock import FakeClock
 from infersight.core.records import MetricSample, RequestRecord
+from infersight.core.significance import compare_sweeps, wilson_interval
 from infersight.settings import Settings
 from infersight.store.base import Store
+from infersight.store.sqlite_quality import SweepItemRow, SweepRow
 
 MODELS: Final = (("llama-3.1-8b", "vllm-a"), ("qwen2.5-7b", "vllm-b"))
 ERRORS: Final = (
@@ -198,6 +203,7 @@ def seed_sample_data(
         samples += _samples(t, (t - start) / (now - start), rng, spent)
         t += SAMPLE_EVERY_S
     store.write_samples(samples)
+    seed_sample_sweeps(store, now=now)  # before compact: their scores are rolled up with the rest
     store.compact(now)
     failed = [r for r in records if r.error_class is not None]
     return SampleSummary(
@@ -215,3 +221,100 @@ def evaluate_alerts(store: Store, settings: Settings, *, now: float, minutes: in
     engine = AlertEngine(settings.alerting, store=store, clock=FakeClock(now), notifiers={})
     for k in range(minutes, -1, -1):
         engine.evaluate(now - 60.0 * k)
+
+
+SWEEP_DATASET: Final = "support-faq"
+SWEEP_TAGS: Final = ("billing", "login")
+SWEEP_ITEMS: Final = 40
+
+
+def _estimate(passed: int, n: int) -> dict[str, object]:
+    ci = wilson_interval(passed, n)
+    return {"value": passed / n, "low": ci.low, "high": ci.high, "n": n, "method": "wilson"}
+
+
+def seed_sample_sweeps(
+    store: Store, *, now: float, sweeps: int = 4, every_s: float = 1800.0
+) -> list[str]:
+    """`sweeps` sweeps of one dataset, every `every_s` up to `now`; the last one regresses."""
+    model = MODELS[0][0]
+    ids: list[str] = []
+    previous: dict[str, bool] | None = None
+    samples: list[MetricSample] = []
+    for k in range(sweeps):
+        started = now - (sweeps - k) * every_s + 60.0
+        finished = started + 95.0
+        last = k == sweeps - 1
+        verdicts = {
+            f"item-{i:02d}": (i * 7 + k) % 10 >= (6 if last else 1) for i in range(SWEEP_ITEMS)
+        }
+        tags = {f"item-{i:02d}": SWEEP_TAGS[i % 2] for i in range(SWEEP_ITEMS)}
+        groups: list[dict[str, object]] = []
+        for tag in ("all", *SWEEP_TAGS):
+            chosen = [v for i, v in verdicts.items() if tag == "all" or tags[i] == tag]
+            passed, n = sum(chosen), len(chosen)
+            metrics = {
+                "accuracy": _estimate(passed, n),
+                "toxicity_rate": _estimate(1 if tag == "all" else 0, n),
+                "failure_rate": _estimate(0, n),
+            }
+            groups.append({"tag": tag, "items": n, "failed": 0, "metrics": metrics})
+            labels = {"dataset": SWEEP_DATASET, "tag": tag, "model": model}
+            for metric in ("accuracy", "toxicity_rate"):
+                value = float(metrics[metric]["value"])  # type: ignore[arg-type]
+                samples.append(MetricSample.make(f"quality_{metric}", finished, value, **labels))
+        comparisons = {}
+        if previous is not None:
+            comparisons["accuracy"] = compare_sweeps(previous, verdicts, "binary").to_json()
+        sweep_id = f"sweep-{k + 1}"
+        summary = {
+            "id": sweep_id,
+            "name": "nightly-faq",
+            "dataset": SWEEP_DATASET,
+            "model": model,
+            "endpoint": "http://127.0.0.1:8400/v1",
+            "started_at": started,
+            "finished_at": finished,
+            "status": "completed",
+            "items": SWEEP_ITEMS,
+            "failed": 0,
+            "groups": groups,
+            "previous_sweep": ids[-1] if ids else None,
+            "comparisons": comparisons,
+            "regressed": any(c["regressed"] for c in comparisons.values()),
+            "scorers": [{"name": "accuracy"}, {"name": "toxicity"}],
+            "config": {},
+            "notes": [],
+        }
+        row = SweepRow(
+            sweep_id,
+            "nightly-faq",
+            SWEEP_DATASET,
+            model,
+            summary["endpoint"],  # type: ignore[arg-type]
+            started,
+            finished,
+            "completed",
+            SWEEP_ITEMS,
+            0,
+            json.dumps(summary),
+        )
+        items = [
+            SweepItemRow(
+                sweep_id, item_id, i, json.dumps([tags[item_id]]),
+                f"How do I reset my password? (variant {i})", json.dumps(["Use the reset link."]),
+                "ok", None,
+                "Use the reset link on the sign-in page." if ok else "Call support.",
+                "[]", 0.4 + 0.01 * i,
+                json.dumps({"accuracy": {"score": 1.0 if ok else 0.0, "verdict": "correct"
+                                         if ok else "incorrect", "reason": "matches a reference"
+                                         if ok else "no reference matched", "passed": ok,
+                                         "details": {}, "error": None}}),
+            )
+            for i, (item_id, ok) in enumerate(verdicts.items())
+        ]  # fmt: skip
+        store.quality.write_sweep(row, items)
+        ids.append(sweep_id)
+        previous = verdicts
+    store.write_samples(samples)
+    return ids

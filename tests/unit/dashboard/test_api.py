@@ -78,7 +78,9 @@ def test_overview_tiles_charts_and_collectors(client: TestClient) -> None:
         tiles["collectors"]["state"] == "bad" and "engine:vllm-b" in tiles["collectors"]["detail"]
     )
     assert {c["collector"]: c["status"] for c in d["collectors"]}["engine:vllm-b"] == "down"
-    assert tiles["slo"]["state"] == tiles["alerts"]["state"] == tiles["quality"]["state"] == "none"
+    assert tiles["slo"]["state"] == tiles["alerts"]["state"] == "none"
+    assert tiles["quality"]["state"] == "warn"  # the newest sweep regressed
+    assert tiles["quality"]["detail"] == "regressed: support-faq/accuracy"
     assert [p["key"] for p in d["panels"]] == [
         "requests_per_s",
         "error_ratio",
@@ -217,16 +219,42 @@ def test_alerts_slos_and_judged_tiles_from_the_alert_engine(
     assert tiles["ttft_p95"]["state"] == "ok" and "target 1 s" in tiles["ttft_p95"]["detail"]
 
 
-def test_alerting_and_quality_say_not_configured(client: TestClient) -> None:
+def test_alerting_says_not_configured_without_an_engine(client: TestClient) -> None:
     alerts = ok(client, "/alerts")
     assert alerts["configured"] is False and alerts["message"].startswith("no alerting configured")
     assert alerts["active"] == alerts["rules"] == alerts["history"] == alerts["silences"] == []
     for part in ("active", "history", "rules", "silences"):
         assert ok(client, f"/alerts/{part}")["configured"] is False
     assert ok(client, "/slo")["message"].startswith("no SLOs configured")
-    quality = ok(client, "/quality")
-    assert quality["configured"] is False and quality["message"].startswith("no sweeps yet")
-    assert error(client, "/quality/sweeps/s1", 404).startswith("no sweeps yet")
+
+
+def test_quality_sweeps_scores_and_items_from_the_store(client: TestClient) -> None:
+    d = ok(client, "/quality", range="6h")
+    assert d["configured"] is True and d["message"] is None
+    assert [s["id"] for s in d["sweeps"]] == ["sweep-4", "sweep-3", "sweep-2", "sweep-1"]
+    newest = d["sweeps"][0]
+    assert newest["regressed"] is True and newest["regressions"] == ["accuracy"]
+    assert newest["scores"]["accuracy"] == pytest.approx(0.4)
+    latest = {(s["dataset"], s["scorer"]): s for s in d["latest"]}
+    acc = latest[("support-faq", "accuracy")]
+    assert acc["value"] == pytest.approx(0.4) and acc["regressed"] is True and acc["change"] < 0
+    panels = {p["key"]: p for p in d["score_panels"]}
+    assert set(panels) == {"quality_accuracy", "quality_toxicity_rate"}
+    acc_panel = panels["quality_accuracy"]
+    assert acc_panel["sparse"] is True and drawn(acc_panel)
+    assert [line["label"] for line in acc_panel["lines"]] == [
+        "support-faq all",
+        "support-faq billing",
+        "support-faq login",
+    ]
+    assert d["drift_panels"] == d["live_panels"] == []
+    sweep = ok(client, "/quality/sweeps/sweep-4")
+    assert sweep["comparisons"]["accuracy"]["regressed"] is True
+    assert len(sweep["items"]) == 40
+    item = sweep["items"][0]
+    assert set(item) >= {"prompt", "expected", "response", "scores", "passed", "tags"}
+    assert item["expected"] == "Use the reset link." and item["scores"]["accuracy"] in (0.0, 1.0)
+    assert "no sweep 'nope'" in error(client, "/quality/sweeps/nope", 404)
 
 
 # -- series ---------------------------------------------------------------------------------------

@@ -146,7 +146,8 @@ const IS = (() => {
         stroke: PALETTE[i % PALETTE.length],
         width: 1.6,
         value: (u, v) => fmt(v, panel.unit),
-        points: { show: panel.t.length < 3, size: 6 },
+        spanGaps: Boolean(panel.sparse),
+        points: { show: panel.sparse || panel.t.length < 3, size: 6 },
       }))),
       axes: [
         { stroke: fg, grid: { stroke: grid, width: 1 }, ticks: { stroke: grid }, space: 80 },
