@@ -28,8 +28,8 @@ from typing import Any, Final
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from infersight.cli._common import CliError, fail, settings_from_args
-from infersight.cli.eval_view import print_report
+from infersight.cli._common import CliError, settings_from_args
+from infersight.cli.eval_view import fail, print_report
 from infersight.clock import SystemClock
 from infersight.quality.datasets import DatasetError
 from infersight.quality.pipeline import SweepSpec, open_dataset, run_sweep

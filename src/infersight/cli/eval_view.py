@@ -9,12 +9,22 @@ from pathlib import Path
 from typing import Any, Final
 
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from infersight.quality.results import FAILURE, METRICS, Estimate, SweepReport
 
 RATE_METRICS: Final = {m for m, (_, how) in METRICS.items() if how != "mean"} | {FAILURE}
 MAX_LISTED: Final = 15
+
+
+def fail(message: str) -> int:
+    """The error on stderr, never wrapped or read as markup (file:line problems stay whole
+    lines); returns the usage-error exit status 2."""
+    Console(stderr=True, highlight=False, soft_wrap=True).print(
+        f"[bold red]error:[/] {escape(message)}"
+    )
+    return 2
 
 
 def fmt_estimate(metric: str, est: Estimate | None) -> str:

@@ -25,8 +25,9 @@ from typing import Any, Final
 
 from rich.console import Console
 
-from infersight.cli._common import CliError, fail, settings_from_args
+from infersight.cli._common import CliError, settings_from_args
 from infersight.cli._durations import duration_arg, format_duration
+from infersight.cli.eval_view import fail
 from infersight.clock import SystemClock
 from infersight.quality.evidence import collect_evidence
 from infersight.quality.report_html import render_evidence_html
