@@ -14,6 +14,8 @@ from typing import Any
 
 import uvicorn
 
+from infersight.alerting.engine import AlertEngine
+from infersight.alerting.notifiers import build_notifiers
 from infersight.alerting.status import AlertStatus
 from infersight.clock import SystemClock
 from infersight.collectors.base import CollectorDaemon
@@ -26,6 +28,7 @@ from infersight.exporters.latest import FanOut, LatestSamples
 from infersight.exporters.prometheus import GatewayMetrics
 from infersight.gateway.app import GatewayApp, create_app
 from infersight.gateway.routing import UpstreamRouter
+from infersight.quality.drift_daemon import DriftDaemon
 from infersight.settings import Settings
 from infersight.store.base import Store
 from infersight.store.factory import open_store
@@ -116,6 +119,7 @@ class GatewayService:
         self.metrics.extra_collectors.append(self.latest)
         self.samples = FanOut(self.sample_writer, self.latest)
         self.daemons = list(daemons)
+        self.alert_engine: AlertEngine | None = None
         if background:
             self.collectors = build_collectors(
                 settings, store_path=settings.store.path, clock=self.clock, sink=self.samples
@@ -132,6 +136,20 @@ class GatewayService:
                     store=self.store,
                 ),
             ]
+            if settings.alerting.enabled:
+                self.alert_engine = AlertEngine(
+                    settings.alerting,
+                    store=self.store,
+                    clock=self.clock,
+                    notifiers=build_notifiers(settings.alerting.notifiers),
+                )
+                self.daemons.append(self.alert_engine)
+            if settings.drift.enabled:
+                self.daemons.append(
+                    DriftDaemon(
+                        self.store, clock=self.clock, sink=self.samples, settings=settings.drift
+                    )
+                )
         self._server: uvicorn.Server | None = None
         self._serve_task: asyncio.Task[None] | None = None
         self._sock: socket.socket | None = None

@@ -20,7 +20,6 @@ from urllib.parse import urlsplit
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
 
 from infersight.alerting.settings import AlertingSettings, check_windows
-from infersight.quality.drift_settings import DriftSettings
 from infersight.config.errors import (
     NO_VALUE,
     ConfigError,
@@ -52,6 +51,7 @@ from infersight.config.model_walk import (
     unwrap_annotation,
 )
 from infersight.config.yaml_parsing import parse_yaml
+from infersight.quality.drift_settings import DriftSettings
 
 __all__ = [
     "CONFIG_PATH_ENV_VAR",

@@ -33,6 +33,23 @@ def scrape(url: str) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
     }
 
 
+def _ready(got: dict[tuple[str, tuple[tuple[str, str], ...]], float]) -> bool:
+    """Every collector has reported, and the engine has seen the three requests."""
+    up = {labels: v for (name, labels), v in got.items() if name == "infersight_collector_up"}
+    gen = [
+        v
+        for (name, labels), v in got.items()
+        if name == "infersight_engine_generation_tokens_total" and ("upstream", "sim") in labels
+    ]
+    return (
+        up.get((("collector", "engine:sim"),)) == 1
+        and up.get((("collector", "host"),)) == 1
+        and bool(gen)
+        and gen[0] >= 48
+        and any(name == "infersight_host_cpu_utilization_ratio" for name, _ in got)
+    )
+
+
 def test_engine_host_and_cost_series_reach_metrics_and_store(tmp_path: Path) -> None:
     fast = CollectorSettings(interval_s=0.2, timeout_s=1.0)
     db = tmp_path / "svc.db"
@@ -57,15 +74,11 @@ def test_engine_host_and_cost_series_reach_metrics_and_store(tmp_path: Path) -> 
                     json={"model": "sim-model", "messages": [{"role": "user", "content": "hi"}]},
                     timeout=10,
                 )
-            deadline = time.monotonic() + 10
+            deadline = time.monotonic() + 20
             got: dict[tuple[str, tuple[tuple[str, str], ...]], float] = {}
             while time.monotonic() < deadline:
                 got = scrape(gw.url)
-                names = {name for name, _ in got}
-                if {
-                    "infersight_engine_generation_tokens_total",
-                    "infersight_host_cpu_utilization_ratio",
-                } <= names:
+                if _ready(got):
                     break
                 time.sleep(0.2)
     names = {name for name, _ in got}

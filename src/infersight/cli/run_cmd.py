@@ -20,7 +20,13 @@ from infersight.cli._common import (
 )
 from infersight.cli.live_summary import LiveSummary
 from infersight.service import GatewayService, new_event_loop
-from infersight.settings import PricingSettings, Settings, UpstreamSettings, apply_overrides
+from infersight.settings import (
+    ConfigError,
+    PricingSettings,
+    Settings,
+    UpstreamSettings,
+    apply_overrides,
+)
 
 
 def register(sub: Any) -> None:
@@ -75,7 +81,10 @@ def main_demo(args: argparse.Namespace) -> int:
 
 async def _serve(settings: Settings) -> int:
     console = Console()
-    service = GatewayService(settings)
+    try:
+        service = GatewayService(settings)
+    except ConfigError as exc:  # e.g. a notifier's secret variable is not set
+        return fail(str(exc))
     try:
         await service.start()
     except OSError as exc:

@@ -22,7 +22,7 @@ from infersight.localmodel.server import (
     check_available,
 )
 from infersight.service import GatewayService
-from infersight.settings import Settings
+from infersight.settings import ConfigError, Settings
 
 log = logging.getLogger(__name__)
 REFRESH_S = 2.0
@@ -49,7 +49,10 @@ async def run_demo(
         settings = local_upstream(
             settings, model.url, model.model_name, engine_metrics_url=metrics_url
         )
-        service = GatewayService(settings)
+        try:
+            service = GatewayService(settings)
+        except ConfigError as exc:
+            return fail(str(exc))
         try:
             await service.start()
         except OSError as exc:
