@@ -472,3 +472,43 @@ def test_small_sweep_against_the_local_model(tmp_path: Path, embed: Embed) -> No
     assert all({"accuracy", "relevance"} <= set(json.loads(r.scores)) for r in rows)
     acc = report.overall.metrics["accuracy"]
     assert acc.n == 5 and 0.0 <= acc.low <= acc.value <= acc.high <= 1.0
+
+
+# -- live traffic sampling through the gateway ----------------------------------------------------
+
+
+def test_live_sampling_of_user_traffic_through_the_gateway(
+    stack: StackFactory, answers: AnswerServer, embed: Embed
+) -> None:
+    """The gateway's record sink wrapped in SamplingSink (as the service will wire it): user
+    requests with captured text are scored on the sampler's worker thread; sweep and failed
+    requests are not offered."""
+    from infersight.quality.sampler import LiveSampler, SamplingSink
+    from infersight.quality.settings import SamplerSettings
+
+    s = stack(upstream_url=answers.url, capture_text=True)
+    service = s.gateway.service
+    assert service is not None
+    settings = SamplerSettings(enabled=True, fraction=1.0, seed=3)
+    sampler = LiveSampler(settings, load_embed=lambda: embed)
+    service.app.proxy.sink = SamplingSink(service.writer, sampler)
+    sampler.start()
+    answers.mode = "correct"
+    with httpx.Client(base_url=s.url, timeout=30, trust_env=False) as client:
+        for question, _ in QA[:4]:
+            body = {"model": "canned", "messages": [{"role": "user", "content": question}]}
+            assert client.post("/v1/chat/completions", json=body).status_code == 200
+        answers.mode = "toxic"
+        body = {"model": "canned", "messages": [{"role": "user", "content": QA[0][0]}]}
+        client.post("/v1/chat/completions", json=body)
+        client.post("/v1/chat/completions", json=body, headers={"x-infersight-source": "sweep"})
+    sampler.close()  # scores everything offered before it stops
+    assert (sampler.sampled_total, sampler.scored_total) == (5, 5)
+    values = {x.name: x.value for x in sampler.publish(SystemClock().now())}
+    assert values["quality_live_scored"] == 5
+    assert values["quality_live_toxicity_rate"] == pytest.approx(1 / 5)
+    assert values["quality_live_refusal_rate"] == 0.0
+    assert values["quality_live_answer_tokens"] == 5.0  # the upstream's usage
+    assert 0.0 <= values["quality_live_relevance"] <= 1.0
+    records = s.records()  # every record still reached the store
+    assert len(records) == 6 and {r.source for r in records} == {"user", "sweep"}

@@ -4,7 +4,9 @@ Needs `gateway.capture_text: true` (records then carry prompt and answer text). 
 record sink is wrapped in `SamplingSink(inner, sampler)`: every record goes on to `inner`
 unchanged, and `LiveSampler.offer` takes a successful user record with text with probability
 `fraction` into a bounded queue (a random draw and a put: nothing else on the event loop; a
-full queue drops and counts). A worker thread scores queued records in batches:
+full queue drops and counts). A worker thread scores queued records in batches, pausing
+between batches so that it is busy at most `max_busy_share` of the wall time (scoring is
+CPU work: on a 2-core machine an unpaced worker would take cores from the gateway):
 
 * relevance: the relevance scorer (question = the prompt text's tail, since the gateway keeps
   the chat joined into one text), mean score;
@@ -30,6 +32,7 @@ import logging
 import queue
 import random
 import threading
+import time
 from collections import OrderedDict
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -108,6 +111,7 @@ class LiveSampler:
         self._score_lock = threading.Lock()  # one scoring batch at a time
         self._lookup: OrderedDict[str, float] = OrderedDict()
         self._thread: threading.Thread | None = None
+        self._closing = threading.Event()
         self.offered_total = 0
         self.sampled_total = 0
         self.dropped_total = 0
@@ -147,27 +151,32 @@ class LiveSampler:
             self._thread.start()
 
     def close(self, timeout_s: float = 30.0) -> None:
-        """Stop the worker after the batch in hand (what is still queued is dropped)."""
+        """Stop the worker: what was queued before the call is still scored, then it ends."""
         if self._thread is not None:
-            while True:
-                try:
-                    self._queue.put_nowait(_STOP)
-                    break
-                except queue.Full:
-                    self._take(self._queue.qsize())
+            self._closing.set()
+            try:
+                self._queue.put(_STOP, timeout=timeout_s)  # room appears as the worker drains
+            except queue.Full:
+                log.warning("quality sampler: the worker did not drain its queue at close")
             self._thread.join(timeout_s)
             self._thread = None
 
     def _run(self) -> None:
+        share = self.settings.max_busy_share
         while True:
             first = self._queue.get()
             if first is _STOP:
                 return
             batch = [first, *self._take(self.settings.batch_size - 1)]
             stop = _STOP in batch
+            t0 = time.perf_counter()
             self._score([r for r in batch if isinstance(r, RequestRecord)])
             if stop:
                 return
+            busy_s = time.perf_counter() - t0
+            if share < 1.0 and not self._closing.is_set():
+                # busy at most `share` of the wall time; close() cuts the pause short
+                self._closing.wait(busy_s * (1.0 - share) / share)
 
     def _take(self, n: int) -> list[object]:
         out: list[object] = []

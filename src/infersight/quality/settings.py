@@ -207,7 +207,14 @@ class SamplerSettings(BaseModel):
         ge=1,
         description="Sampled requests waiting to be scored at most (more are dropped).",
     )
-    batch_size: int = Field(default=32, ge=1, description="Requests scored in one batch.")
+    batch_size: int = Field(default=16, ge=1, description="Requests scored in one batch.")
+    max_busy_share: float = Field(
+        default=0.25,
+        gt=0,
+        le=1,
+        description="Most of the wall time the scoring worker may be busy (it pauses between "
+        "batches): bounds the CPU taken from the gateway on small machines.",
+    )
     seed: int | None = Field(
         default=None, description="Seed of the sampling draws (empty: unpredictable)."
     )
