@@ -163,6 +163,7 @@ class LiveSampler:
 
     def _run(self) -> None:
         share = self.settings.max_busy_share
+        warm = False  # the first batch loads the models: not a pace to keep
         while True:
             first = self._queue.get()
             if first is _STOP:
@@ -174,9 +175,10 @@ class LiveSampler:
             if stop:
                 return
             busy_s = time.perf_counter() - t0
-            if share < 1.0 and not self._closing.is_set():
+            if share < 1.0 and warm and not self._closing.is_set():
                 # busy at most `share` of the wall time; close() cuts the pause short
                 self._closing.wait(busy_s * (1.0 - share) / share)
+            warm = True
 
     def _take(self, n: int) -> list[object]:
         out: list[object] = []
