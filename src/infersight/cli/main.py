@@ -14,6 +14,7 @@ from infersight.cli import (
     calibrate_cmd,
     config_cmd,
     eval_cmd,
+    export_cmd,
     loadtest_cmd,
     query_cmd,
     report_cmd,
@@ -37,6 +38,7 @@ COMMAND_MODULES: tuple[ModuleType, ...] = (
     report_cmd,
     calibrate_cmd,
     config_cmd,
+    export_cmd,
 )
 
 
