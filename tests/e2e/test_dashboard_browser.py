@@ -88,7 +88,7 @@ def _start(db: Path, *, seed: bool, **gateway: Any) -> Site:
     return Site(gw.url, summary, gw)
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def sites(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Site]]:
     tmp = tmp_path_factory.mktemp("dashboard-e2e")
     started = {
@@ -101,7 +101,7 @@ def sites(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Site]]
         site.gateway.stop()
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
     if not Path(CHROMIUM).exists():
         pytest.skip(f"{CHROMIUM} not found: `make test` installs Debian's chromium")
