@@ -27,8 +27,11 @@ from infersight.dashboard import check_dashboard_access, create_dashboard
 from infersight.exporters.latest import FanOut, LatestSamples
 from infersight.exporters.prometheus import GatewayMetrics
 from infersight.gateway.app import GatewayApp, create_app
+from infersight.gateway.proxy import RecordSink
 from infersight.gateway.routing import UpstreamRouter
 from infersight.quality.drift_daemon import DriftDaemon
+from infersight.quality.sampler import LiveSampler, SamplerDaemon, SamplingSink
+from infersight.quality.sweep_daemon import SweepDaemon
 from infersight.settings import Settings
 from infersight.store.base import Store
 from infersight.store.factory import open_store
@@ -105,9 +108,20 @@ class GatewayService:
             if settings.alerting.enabled
             else None,
         )
+        # live-traffic quality sampling sees every record on its way to the store
+        self.sampler: LiveSampler | None = None
+        sink: RecordSink = self.writer
+        if background and settings.quality.sampler.enabled:
+            if settings.gateway.capture_text:
+                self.sampler = LiveSampler(settings.quality.sampler)
+                sink = SamplingSink(self.writer, self.sampler)
+            else:
+                log.warning(
+                    "quality.sampler is on but gateway.capture_text is off: no text to score"
+                )
         self.app: GatewayApp = create_app(
             settings,
-            sink=self.writer,
+            sink=sink,
             clock=self.clock,
             router=self.router,
             metrics=self.metrics,
@@ -144,10 +158,30 @@ class GatewayService:
                     notifiers=build_notifiers(settings.alerting.notifiers),
                 )
                 self.daemons.append(self.alert_engine)
+            if settings.quality.sweeps:
+                self.daemons.append(
+                    SweepDaemon(
+                        settings.quality,
+                        store=self.store,
+                        clock=self.clock,
+                        sink=self.samples,
+                        refresh=self.latest,
+                        # sweeps go through this gateway on loopback, whatever host it binds
+                        endpoint=lambda: f"http://127.0.0.1:{self.port}",
+                    )
+                )
+            if self.sampler is not None:
+                self.daemons.append(
+                    SamplerDaemon(self.sampler, clock=self.clock, sink=self.samples)
+                )
             if settings.drift.enabled:
                 self.daemons.append(
                     DriftDaemon(
-                        self.store, clock=self.clock, sink=self.samples, settings=settings.drift
+                        self.store,
+                        clock=self.clock,
+                        sink=self.samples,
+                        settings=settings.drift,
+                        quality=self.sampler.lookup if self.sampler is not None else None,
                     )
                 )
         self._server: uvicorn.Server | None = None

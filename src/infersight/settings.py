@@ -52,6 +52,7 @@ from infersight.config.model_walk import (
 )
 from infersight.config.yaml_parsing import parse_yaml
 from infersight.quality.drift_settings import DriftSettings
+from infersight.quality.settings import QualitySettings
 
 __all__ = [
     "CONFIG_PATH_ENV_VAR",
@@ -312,6 +313,10 @@ class Settings(_Section):
     )
     alerting: AlertingSettings = Field(
         default_factory=AlertingSettings, description="Alert rules and where notifications go."
+    )
+    quality: QualitySettings = Field(
+        default_factory=QualitySettings,
+        description="Quality sweeps, live-traffic sampling and the optional LLM judge.",
     )
     drift: DriftSettings = Field(
         default_factory=DriftSettings,
