@@ -64,7 +64,13 @@ lint: $(STAMPS)/deps
 typecheck: $(STAMPS)/deps
 	$(VENV)/bin/mypy
 
-pytest: $(STAMPS)/local $(STAMPS)/models $(ASSETS) $(STAMPS)/chromium
+# Prometheus and promtool (Debian's package) for the exported rules' tests and the live
+# Prometheus test (the tests start their own prometheus on a free port).
+$(STAMPS)/prometheus: | $(STAMPS)/deps
+	command -v promtool || (apt-get update && apt-get install -y --no-install-recommends prometheus)
+	@touch $@
+
+pytest: $(STAMPS)/local $(STAMPS)/models $(ASSETS) $(STAMPS)/chromium $(STAMPS)/prometheus
 	$(VENV)/bin/pytest -m "not slow"
 
 test: lint typecheck pytest
