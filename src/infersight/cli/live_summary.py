@@ -9,6 +9,7 @@ from rich.console import Group, RenderableType
 from rich.table import Table
 from rich.text import Text
 
+from infersight.alerting.status import AlertStatus
 from infersight.service import GatewayService
 from infersight.store.base import RequestSummary
 
@@ -72,6 +73,14 @@ class LiveSummary:
             f"host: CPU {_fmt(None if cpu is None else cpu * 100, '.0f', ' %')}"
             f" · gateway memory {_fmt(None if rss is None else rss / 2**20, '.0f', ' MiB')}"
         )
+        for labels, value in latest.values("quality_accuracy"):
+            if labels.get("tag") == "all":
+                lines.append(
+                    f"quality [{labels.get('dataset', '')}]: accuracy {value:.0%} "
+                    f"(sweep {labels.get('model', '')})"
+                )
+        for labels, value in latest.values("quality_live_relevance"):
+            lines.append(f"live traffic [{labels.get('model', '')}]: relevance {value:.0%}")
         for labels, per_hour in latest.values("cost_usd_per_hour"):
             upstream = labels.get("upstream", "")
             per_1m = latest.value("cost_usd_per_1m_output_tokens", upstream=upstream)
@@ -81,6 +90,17 @@ class LiveSummary:
                 f"tokens · projected month ${_fmt(month, ',.0f')}"
             )
         return lines
+
+    async def alert_lines(self) -> list[str]:
+        """Alarms firing now, from the alert engine's state in the store."""
+        settings = self.service.settings.alerting
+        if not settings.enabled:
+            return []
+        status = AlertStatus(settings, self.service.store)
+        active = await asyncio.to_thread(status.active, time.time())
+        if not active:
+            return ["alerts: none firing"]
+        return [f"ALERT {a.get('rule')} {a.get('state')}: {a.get('summary') or ''}" for a in active]
 
     async def render(self) -> RenderableType:
         now = time.time()
@@ -101,5 +121,9 @@ class LiveSummary:
             parts.append(Text("waiting for the first requests...", style="yellow"))
         parts.extend(Text(line, style="dim") for line in self.extra)
         parts.extend(Text(line) for line in self.infrastructure_lines())
+        parts.extend(
+            Text(line, style="bold red" if line.startswith("ALERT") else "")
+            for line in await self.alert_lines()
+        )
         parts.append(status)
         return Group(*parts)

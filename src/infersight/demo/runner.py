@@ -21,6 +21,7 @@ from infersight.localmodel.server import (
     LocalModelUnavailable,
     check_available,
 )
+from infersight.quality.settings import SweepSettings
 from infersight.service import GatewayService
 from infersight.settings import ConfigError, Settings
 
@@ -46,8 +47,8 @@ async def run_demo(
     traffic: TrafficGenerator | None = None
     try:
         metrics_url = await _engine_metrics_url(model.url)
-        settings = local_upstream(
-            settings, model.url, model.model_name, engine_metrics_url=metrics_url
+        settings = demo_quality(
+            local_upstream(settings, model.url, model.model_name, engine_metrics_url=metrics_url)
         )
         try:
             service = GatewayService(settings)
@@ -73,7 +74,8 @@ async def run_demo(
             f"infersight demo · gateway {service.url}/v1 · metrics {service.url}/metrics",
             f"model {model.model_name} (llama.cpp at {model.url}) · records in "
             f"{settings.store.path} · scenario {scenario} · Ctrl-C stops",
-            "collectors: host, nvml"
+            "alerts: default rule pack, log notifier · quality: sweep 'demo' every 30 min, "
+            "live sampling · collectors: host, nvml"
             + (", engine" if metrics_url else " (llama.cpp's server has no /metrics: no engine)")
             + (f" · priced as {price.instance_type}" if price and price.instance_type else ""),
         ]
@@ -87,6 +89,31 @@ async def run_demo(
             await service.stop()
             console.print(f"stopped; {service.writer.written_total} records written")
         await asyncio.to_thread(model.stop)
+
+
+# The demo's quality sweep: two small tags of the built-in dataset (24 items), every 30
+# minutes, so that scores appear without starving the demo traffic on the local model.
+DEMO_SWEEP = SweepSettings(
+    name="demo",
+    dataset="default",
+    tags=["geography", "arithmetic"],
+    interval_s=1800.0,
+    max_tokens=48,
+    concurrency=2,
+)
+
+
+def demo_quality(settings: Settings) -> Settings:
+    """Quality on for the demo: prompt capture, live sampling and a small scheduled sweep
+    (a configured sweep list wins)."""
+    quality = settings.quality.model_copy(
+        update={
+            "sampler": settings.quality.sampler.model_copy(update={"enabled": True}),
+            "sweeps": settings.quality.sweeps or [DEMO_SWEEP],
+        }
+    )
+    gateway = settings.gateway.model_copy(update={"capture_text": True})
+    return settings.model_copy(update={"quality": quality, "gateway": gateway})
 
 
 async def _engine_metrics_url(base_url: str) -> str | None:
