@@ -98,6 +98,7 @@ class SloEvaluator:
             objective=self.slo.objective,
             window_s=self.slo.window_s,
             burn_windows=self.windows,
+            min_events=self.slo.min_events,
         )
         firing = [w for w in ev.windows if w.firing]
         shown = firing[0] if firing else (ev.windows[0] if ev.windows else None)

@@ -218,6 +218,11 @@ class SloSettings(_Compact):
         min_length=1,
         description="Multi-window burn-rate alerts (default: the SRE workbook's three).",
     )
+    min_events: int = Field(
+        default=20,
+        ge=0,
+        description="A burn alert fires only when its long window holds this many events.",
+    )
 
     @field_validator("field")
     @classmethod

@@ -129,12 +129,14 @@ class WindowBurn:
     window: BurnWindow
     long_burn: float | None
     short_burn: float | None
+    enough_events: bool = True  # the long window holds at least the rule's min_events
 
     @property
     def firing(self) -> bool:
         rate = self.window.burn_rate
         return (
-            self.long_burn is not None
+            self.enough_events
+            and self.long_burn is not None
             and self.short_burn is not None
             and self.long_burn >= rate
             and self.short_burn >= rate
@@ -177,10 +179,13 @@ def evaluate_slo(
     objective: float,
     window_s: float,
     burn_windows: Sequence[BurnWindow] = DEFAULT_BURN_WINDOWS,
+    min_events: float = 0.0,
 ) -> SloEvaluation:
     """Burn rates of every window pair, the error budget, and the alarm state:
     ALARM when a window pair fires (severity of the most severe), INSUFFICIENT_DATA when the
-    longest burn window has no events, OK otherwise."""
+    longest burn window has no events, OK otherwise. A pair whose long window holds fewer
+    than `min_events` events never fires: 4 slow requests out of 7 is a burn rate of 57,
+    and noise."""
     _check_objective(objective)
     good, total = counts.window(now, window_s)
     burns = []
@@ -188,7 +193,12 @@ def evaluate_slo(
         lg, lt = counts.window(now, w.long_s)
         sg, st = counts.window(now, w.short_s)
         burns.append(
-            WindowBurn(w, burn_rate(lt - lg, lt, objective), burn_rate(st - sg, st, objective))
+            WindowBurn(
+                w,
+                burn_rate(lt - lg, lt, objective),
+                burn_rate(st - sg, st, objective),
+                enough_events=lt >= min_events,
+            )
         )
     firing = [b for b in burns if b.firing]
     longest = max((w.long_s for w in burn_windows), default=window_s)

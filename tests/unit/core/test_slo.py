@@ -120,3 +120,14 @@ def test_custom_windows_and_validation() -> None:
         BurnWindow(60, 600, 1.0)
     with pytest.raises(ValueError, match="bucket_s"):
         BucketCounts(0)
+
+
+def test_a_handful_of_events_never_fires() -> None:
+    c = BucketCounts(MIN)
+    c.replace(NOW - 5 * MIN, NOW, [(NOW - 3 * MIN, 3, 7)])  # 4 slow of 7: a burn rate of 57
+    noisy = evaluate_slo(c, NOW - 1, objective=0.99, window_s=30 * DAY)
+    assert noisy.windows[0].long_burn == pytest.approx(57.14, abs=0.01)
+    assert noisy.state == AlarmState.ALARM
+    guarded = evaluate_slo(c, NOW - 1, objective=0.99, window_s=30 * DAY, min_events=20)
+    assert not any(w.firing for w in guarded.windows)
+    assert guarded.state == AlarmState.OK
