@@ -229,7 +229,7 @@ def test_missing_data_keep_firing_and_for_s() -> None:
     assert alert["expr"] == (
         '(infersight_rule:r:value < 1) or absent(infersight_collector_up{collector="engine"})'
     )
-    assert alert["for"] == "4m30s" or alert["for"] == "270s"
+    assert alert["for"] == "270s"  # (5 - 1) × 60 s + for_s 30 s
     assert alert["keep_firing_for"] == "10m"
 
 
