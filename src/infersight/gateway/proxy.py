@@ -12,28 +12,25 @@ import asyncio
 import hashlib
 import logging
 import time
-import uuid
 from collections.abc import Awaitable, Callable, MutableMapping
-from dataclasses import dataclass
 from typing import Any, Final, Protocol
 
 from infersight.core.clock import Clock
-from infersight.core.records import SOURCES, RequestRecord
+from infersight.core.records import RequestRecord
 from infersight.core.sse import (
     SSEStreamObserver,
     error_body_message,
     parse_completion_body,
 )
-from infersight.core.timing import StreamTiming, stream_timing
+from infersight.core.timing import stream_timing
 from infersight.exporters.prometheus import GatewayMetrics
 from infersight.gateway.errors import error_body, sse_error_event
+from infersight.gateway.exchange import Exchange, build_record, usage_int
 from infersight.gateway.routing import Upstream, UpstreamRouter
 from infersight.gateway.validation import (
     ParsedRequest,
     RequestError,
-    estimate_tokens,
     parse_request,
-    prompt_text,
     with_usage_requested,
 )
 from infersight.settings import GatewaySettings
@@ -47,7 +44,6 @@ Receive = Callable[[], Awaitable[Message]]
 Send = Callable[[Message], Awaitable[None]]
 
 ROUTES: Final = {"/v1/chat/completions": "chat", "/v1/completions": "completions"}
-SOURCE_HEADER: Final = b"x-infersight-source"
 # Never forwarded upstream: hop-by-hop headers, ones the client connection owns, our own.
 _DROP_REQUEST: Final = frozenset(
     {
@@ -70,19 +66,6 @@ class ClientGone(Exception):
     pass
 
 
-@dataclass(slots=True)
-class _Outcome:
-    """What the exchange produced, filled in as it goes."""
-
-    status: int = 0
-    error_class: str | None = None
-    error_message: str | None = None
-    usage: dict[str, Any] | None = None
-    finish_reason: str | None = None
-    response_text: str | None = None
-    timing: StreamTiming | None = None
-
-
 class ProxyHandler:
     def __init__(
         self,
@@ -102,19 +85,19 @@ class ProxyHandler:
         self._key_labels: dict[bytes, str] = {}
 
     async def handle(self, scope: Scope, receive: Receive, send: Send, route: str) -> None:
-        t0 = time.perf_counter()
-        started_at = self.clock.now()
-        inflight_at_start = self.in_flight
+        ex = Exchange(
+            route=route,
+            headers=scope["headers"],
+            t0=time.perf_counter(),
+            started_at=self.clock.now(),
+            inflight_at_start=self.in_flight,
+        )
         self.in_flight += 1
-        headers: list[tuple[bytes, bytes]] = scope["headers"]
-        outcome = _Outcome()
-        req: ParsedRequest | None = None
-        upstream: Upstream | None = None
         try:
             try:
-                raw = await self._read_body(receive, headers)
-                req = parse_request(raw, route)
-                upstream = self.router.pick(req.model)
+                raw = await self._read_body(receive, ex.headers)
+                req = ex.req = parse_request(raw, route)
+                upstream = ex.upstream = self.router.pick(req.model)
                 if upstream is None:
                     raise RequestError(
                         404,
@@ -123,25 +106,23 @@ class ProxyHandler:
                         param="model",
                     )
             except RequestError as exc:
-                outcome.status = exc.status
-                outcome.error_class = "invalid_request"
-                outcome.error_message = str(exc)
+                ex.status = exc.status
+                ex.error_class = "invalid_request"
+                ex.error_message = str(exc)
                 await _respond(send, exc.status, error_body(exc.status, str(exc), param=exc.param))
                 return
             except ClientGone:
-                outcome.error_class = "client_disconnect"
-                outcome.error_message = "client went away while sending the request"
+                ex.error_class = "client_disconnect"
+                ex.error_message = "client went away while sending the request"
                 return
             self.metrics.in_flight[upstream.name] = self.metrics.in_flight.get(upstream.name, 0) + 1
             try:
-                await self._exchange(scope, receive, send, req, upstream, headers, t0, outcome)
+                await self._exchange(scope, receive, send, req, upstream, ex)
             finally:
                 self.metrics.in_flight[upstream.name] -= 1
         finally:
             self.in_flight -= 1
-            self._record(
-                scope, headers, route, req, upstream, outcome, t0, started_at, inflight_at_start
-            )
+            self._record(ex)
 
     async def _read_body(self, receive: Receive, headers: list[tuple[bytes, bytes]]) -> bytes:
         limit = self.settings.max_body_bytes
@@ -170,10 +151,10 @@ class ProxyHandler:
         send: Send,
         req: ParsedRequest,
         upstream: Upstream,
-        headers: list[tuple[bytes, bytes]],
-        t0: float,
-        outcome: _Outcome,
+        outcome: Exchange,
     ) -> None:
+        headers = outcome.headers
+        t0 = outcome.t0
         injected = with_usage_requested(req)
         body = injected if injected is not None else req.body_bytes
         fwd = [
@@ -222,7 +203,7 @@ class ProxyHandler:
         strip_usage: bool,
         upstream: Upstream,
         t0: float,
-        outcome: _Outcome,
+        outcome: Exchange,
     ) -> None:
         observer = SSEStreamObserver(
             strip_usage=strip_usage, capture_text=self.settings.capture_text
@@ -280,7 +261,7 @@ class ProxyHandler:
         outcome.finish_reason = observer.finish_reason
         if self.settings.capture_text:
             outcome.response_text = observer.text
-        completion = _int(observer.usage, "completion_tokens")
+        completion = usage_int(observer.usage, "completion_tokens")
         outcome.timing = stream_timing(t0, t_end, observer.content_times, completion)
 
     async def _relay_whole(
@@ -289,7 +270,7 @@ class ProxyHandler:
         response: UpstreamResponse,
         upstream: Upstream,
         t0: float,
-        outcome: _Outcome,
+        outcome: Exchange,
     ) -> None:
         try:
             body = await response.read_all(self.settings.read_timeout_s)
@@ -339,102 +320,19 @@ class ProxyHandler:
                 self._key_labels[auth] = label
         return label
 
-    def _record(
-        self,
-        scope: Scope,
-        headers: list[tuple[bytes, bytes]],
-        route: str,
-        req: ParsedRequest | None,
-        upstream: Upstream | None,
-        outcome: _Outcome,
-        t0: float,
-        started_at: float,
-        inflight_at_start: int,
-    ) -> None:
+    def _record(self, ex: Exchange) -> None:
         try:
-            record = self._build_record(
-                scope, headers, route, req, upstream, outcome, t0, started_at, inflight_at_start
+            record = build_record(
+                ex,
+                client=self._client_label(ex.headers),
+                capture_text=self.settings.capture_text,
+                e2e_s=time.perf_counter() - ex.t0,
             )
         except Exception:  # a bug here must not take the request down with it
             log.exception("could not build the request record")
             return
         self.sink.submit(record)
-        self.metrics.observe(record, outcome.timing)
-
-    def _build_record(
-        self,
-        scope: Scope,
-        headers: list[tuple[bytes, bytes]],
-        route: str,
-        req: ParsedRequest | None,
-        upstream: Upstream | None,
-        outcome: _Outcome,
-        t0: float,
-        started_at: float,
-        inflight_at_start: int,
-    ) -> RequestRecord:
-        timing = outcome.timing
-        e2e = timing.e2e_s if timing is not None else time.perf_counter() - t0
-        usage = outcome.usage
-        prompt = prompt_text(req.body) if req is not None else ""
-        prompt_tokens = _int(usage, "prompt_tokens")
-        completion_tokens = _int(usage, "completion_tokens")
-        estimated = False
-        ok = outcome.status == 200 and outcome.error_class is None
-        if ok or outcome.error_class in (
-            "midstream_error",
-            "client_disconnect",
-            "upstream_timeout",
-        ):
-            if prompt_tokens is None and req is not None:
-                prompt_tokens, estimated = estimate_tokens(prompt), True
-            if completion_tokens is None and timing is not None:
-                completion_tokens, estimated = timing.output_tokens, True
-        tokens_per_s = timing.output_tokens_per_s if timing is not None else None
-        if tokens_per_s is None and completion_tokens and e2e > 0 and ok:
-            tokens_per_s = completion_tokens / e2e
-        source = "user"
-        for name, value in headers:
-            if name == SOURCE_HEADER:
-                candidate = value.decode("latin-1")
-                source = candidate if candidate in SOURCES else "user"
-        capture = self.settings.capture_text
-        return RequestRecord(
-            id=uuid.uuid4().hex,
-            started_at=started_at,
-            model=req.model if req is not None else "",
-            upstream=upstream.name if upstream is not None else "",
-            route=route,
-            stream=req.stream if req is not None else False,
-            status=outcome.status,
-            e2e_s=e2e,
-            error_class=outcome.error_class,
-            error_message=outcome.error_message,
-            ttft_s=timing.ttft_s if timing is not None else None,
-            tpot_s=timing.tpot_s if timing is not None else None,
-            itl_mean_s=timing.itl_mean_s if timing is not None else None,
-            itl_p50_s=timing.itl_p50_s if timing is not None else None,
-            itl_p90_s=timing.itl_p90_s if timing is not None else None,
-            itl_p99_s=timing.itl_p99_s if timing is not None else None,
-            itl_max_s=timing.itl_max_s if timing is not None else None,
-            output_tokens_per_s=tokens_per_s,
-            prompt_tokens=prompt_tokens,
-            completion_tokens=completion_tokens,
-            tokens_estimated=estimated,
-            finish_reason=outcome.finish_reason,
-            inflight_at_start=inflight_at_start,
-            client=self._client_label(headers),
-            source=source,
-            prompt_text=prompt if capture and req is not None else None,
-            response_text=outcome.response_text if capture else None,
-        )
-
-
-def _int(usage: dict[str, Any] | None, key: str) -> int | None:
-    if usage is None:
-        return None
-    value = usage.get(key)
-    return value if isinstance(value, int) and not isinstance(value, bool) else None
+        self.metrics.observe(record, ex.timing)
 
 
 def _response_headers(response: UpstreamResponse) -> list[tuple[bytes, bytes]]:
