@@ -1,18 +1,35 @@
-"""Shared CLI plumbing: load settings with user-facing errors, set up logging."""
+"""Shared CLI plumbing: load settings and open the store with user-facing errors, set up
+logging."""
 
 from __future__ import annotations
 
 import argparse
 import logging
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
 
 from rich.console import Console
 
-from infersight.settings import ConfigError, Settings, apply_cli_overrides, load_settings
+from infersight.settings import (
+    ConfigError,
+    Settings,
+    StoreSettings,
+    apply_cli_overrides,
+    load_settings,
+)
+from infersight.store.base import Store
+from infersight.store.factory import open_store
+from infersight.store.migrations import StoreOpenError
 
 
 class CliError(Exception):
-    """A problem to show the user as one message, with exit code 2."""
+    """A problem to show the user as one message; exit code 2 (bad input) unless told."""
+
+    def __init__(self, message: str, *, exit_code: int = 2) -> None:
+        super().__init__(message)
+        self.exit_code = exit_code
 
 
 def add_config_option(parser: argparse.ArgumentParser) -> None:
@@ -40,6 +57,28 @@ def settings_from_args(
         raise CliError(str(exc)) from None
 
 
+@contextmanager
+def opened_store(settings: StoreSettings, *, hint: str | None) -> Iterator[Store]:
+    """The store `settings` name, open for the `with` block and closed after it.
+
+    `hint` says what to do when the database file does not exist: the error is then "no
+    database at PATH. {hint}" and nothing is created. With `hint=None` a missing database is
+    created (commands that write). Raises CliError with exit code 1 when there is no database
+    or the store cannot be opened (StoreOpenError's message).
+    """
+    path = settings.path
+    if hint is not None and path != ":memory:" and not Path(path).expanduser().exists():
+        raise CliError(f"no database at {path!r}. {hint}", exit_code=1)
+    try:
+        store = open_store(settings)
+    except StoreOpenError as exc:
+        raise CliError(str(exc), exit_code=1) from None
+    try:
+        yield store
+    finally:
+        store.close()
+
+
 def setup_logging(level: str) -> None:
     logging.basicConfig(
         level=getattr(logging, level.upper(), logging.INFO),
@@ -51,6 +90,7 @@ def setup_logging(level: str) -> None:
     logging.getLogger("httpx").setLevel(logging.WARNING)
 
 
-def fail(message: str) -> int:
+def fail(message: str, *, exit_code: int = 2) -> int:
+    """The error on stderr; returns `exit_code` (2, a usage error, unless told)."""
     Console(stderr=True).print(f"[bold red]error:[/] {message}", highlight=False)
-    return 2
+    return exit_code

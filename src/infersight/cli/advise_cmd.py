@@ -13,7 +13,6 @@ import argparse
 import json
 import math
 import sys
-from pathlib import Path
 from typing import Any, Final
 
 from rich.console import Console, Group, RenderableType
@@ -22,17 +21,25 @@ from rich.table import Table
 from rich.text import Text
 
 from infersight.advisor import AdviceReport, UpstreamAdvice, advice_report
-from infersight.cli._common import CliError, add_config_option, fail, settings_from_args
+from infersight.cli._common import (
+    CliError,
+    add_config_option,
+    fail,
+    opened_store,
+    settings_from_args,
+)
 from infersight.cli._durations import format_duration
 from infersight.clock import SystemClock
 from infersight.core.advice import Advice, Evidence
 from infersight.core.clock import Clock
-from infersight.store.factory import open_store
-from infersight.store.migrations import StoreOpenError
 
 CLOCK: Clock = SystemClock()  # tests replace it with a FakeClock
 DEFAULT_DAYS: Final = 7.0
 SEVERITY_STYLE: Final = {"critical": "bold red", "warning": "yellow", "info": "cyan"}
+NO_DATABASE_HINT: Final = (
+    "Run infersight (`infersight run --config FILE`) for a while so the collectors and the "
+    "gateway record data, or point --db / --config at an existing store."
+)
 
 
 def register(sub: Any) -> None:
@@ -59,25 +66,10 @@ def register(sub: Any) -> None:
 def main(args: argparse.Namespace) -> int:
     try:
         settings = settings_from_args(args, db_path=args.db)
+        with opened_store(settings.store, hint=NO_DATABASE_HINT) as store:
+            report = advice_report(store, settings, now=CLOCK.now(), days=args.days)
     except CliError as exc:
-        return fail(str(exc))
-    path = settings.store.path
-    if path != ":memory:" and not Path(path).expanduser().exists():
-        fail(
-            f"no database at {path!r}. Run infersight (`infersight run --config FILE`) for a "
-            "while so the collectors and the gateway record data, or point --db / --config at "
-            "an existing store."
-        )
-        return 1
-    try:
-        store = open_store(settings.store)
-    except StoreOpenError as exc:
-        fail(str(exc))
-        return 1
-    try:
-        report = advice_report(store, settings, now=CLOCK.now(), days=args.days)
-    finally:
-        store.close()
+        return fail(str(exc), exit_code=exc.exit_code)
     if args.json:
         sys.stdout.write(json.dumps(report.to_json(), indent=2) + "\n")
     else:

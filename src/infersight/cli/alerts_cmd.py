@@ -22,7 +22,6 @@ import json
 import sys
 from collections.abc import Callable
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any, Final
 
 from rich.console import Console
@@ -34,16 +33,24 @@ from infersight.alerting.rule_pack import runbook_for
 from infersight.alerting.rules import FREE_PREFIXES, KNOWN_METRICS
 from infersight.alerting.state_store import add_silence, end_silences
 from infersight.alerting.status import AlertStatus
-from infersight.cli._common import CliError, add_config_option, fail, settings_from_args
+from infersight.cli._common import (
+    CliError,
+    add_config_option,
+    fail,
+    opened_store,
+    settings_from_args,
+)
 from infersight.cli._durations import duration_arg, format_duration
 from infersight.clock import SystemClock
 from infersight.core.clock import Clock
 from infersight.settings import ConfigError, Settings
 from infersight.store.base import Store
-from infersight.store.factory import open_store
-from infersight.store.migrations import StoreOpenError
 
 CLOCK: Clock = SystemClock()  # tests replace it with a FakeClock
+NO_DATABASE_HINT: Final = (
+    "Start infersight (`infersight run --config FILE`) so it evaluates alerts, or point --db / "
+    "--config at the store it writes."
+)
 FORMATS: Final = ("table", "json")
 STATE_STYLE: Final = {
     "ALARM": "bold red",
@@ -112,30 +119,14 @@ def _settings(args: argparse.Namespace) -> Settings:
     return settings_from_args(args, db_path=args.db)
 
 
-def _open(settings: Settings) -> Store:
-    path = settings.store.path
-    if path != ":memory:" and not Path(path).expanduser().exists():
-        raise FileNotFoundError(
-            f"no database at {path!r}. Start infersight (`infersight run --config FILE`) so it "
-            "evaluates alerts, or point --db / --config at the store it writes."
-        )
-    return open_store(settings.store)
-
-
 def _with_store(args: argparse.Namespace, body: Callable[[Settings, Store], int]) -> int:
+    """Run `body` with the settings and the open store; a CliError it raises is reported."""
     try:
         settings = _settings(args)
+        with opened_store(settings.store, hint=NO_DATABASE_HINT) as store:
+            return body(settings, store)
     except CliError as exc:
-        return fail(str(exc))
-    try:
-        store = _open(settings)
-    except (FileNotFoundError, StoreOpenError) as exc:
-        fail(str(exc))
-        return 1
-    try:
-        return body(settings, store)
-    finally:
-        store.close()
+        return fail(str(exc), exit_code=exc.exit_code)
 
 
 def _check_rule(settings: Settings, name: str, *, wildcard: bool = False) -> None:
@@ -235,7 +226,7 @@ def _test(args: argparse.Namespace) -> int:
                 out.print(f"  [red]failed[/] {r.notifier}: {r.error}", markup=True)
         return 0 if results and all(r.delivered for r in results) else 1
 
-    return _guard(args, body)
+    return _with_store(args, body)
 
 
 def _silence(args: argparse.Namespace) -> int:
@@ -255,7 +246,7 @@ def _silence(args: argparse.Namespace) -> int:
         print(f"silenced {what} for {format_duration(duration)}, until {_time(s.expires_at)} UTC")
         return 0
 
-    return _guard(args, body)
+    return _with_store(args, body)
 
 
 def _unsilence(args: argparse.Namespace) -> int:
@@ -269,7 +260,7 @@ def _unsilence(args: argparse.Namespace) -> int:
         )
         return 0
 
-    return _guard(args, body)
+    return _with_store(args, body)
 
 
 def _runbook(args: argparse.Namespace) -> int:
@@ -296,26 +287,13 @@ def _metrics(args: argparse.Namespace) -> int:
     print(f"(and any series starting with {', '.join(FREE_PREFIXES)})")
     try:
         settings = _settings(args)
-        store = _open(settings)
-    except (CliError, FileNotFoundError, StoreOpenError):
+        with opened_store(settings.store, hint=NO_DATABASE_HINT) as store:
+            extra = [n for n in store.metric_names() if n not in KNOWN_METRICS]
+    except CliError:
         return 0
-    try:
-        extra = [n for n in store.metric_names() if n not in KNOWN_METRICS]
-    finally:
-        store.close()
     if extra:
         print("\nother series in the store (use allow_unknown_metric: true):\n" + "\n".join(extra))
     return 0
-
-
-def _guard(args: argparse.Namespace, body: Callable[[Settings, Store], int]) -> int:
-    def wrapped(settings: Settings, store: Store) -> int:
-        try:
-            return body(settings, store)
-        except CliError as exc:
-            return fail(str(exc))
-
-    return _with_store(args, wrapped)
 
 
 # -- formatting --------------------------------------------------------------------------------

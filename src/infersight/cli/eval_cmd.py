@@ -28,7 +28,7 @@ from typing import Any, Final
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from infersight.cli._common import CliError, settings_from_args
+from infersight.cli._common import CliError, opened_store, settings_from_args
 from infersight.cli.eval_view import fail, print_report
 from infersight.clock import SystemClock
 from infersight.quality.datasets import DatasetError
@@ -39,8 +39,6 @@ from infersight.quality.scorers import SCORERS
 from infersight.quality.scorers.base import Embed
 from infersight.quality.sweep import SweepError, SweepTarget
 from infersight.settings import Settings
-from infersight.store.factory import open_store
-from infersight.store.migrations import StoreOpenError
 
 EXIT_REGRESSED: Final = 3
 
@@ -206,29 +204,28 @@ def main(args: argparse.Namespace) -> int:
     except Exception as exc:  # EmbedderUnavailable, with the install command
         fail(f"infersight eval: {exc}")
         return 1
+    progress = _RichProgress(err, f"{dataset.name}") if err.is_terminal else None
     try:
-        store = open_store(settings.store)
-    except StoreOpenError as exc:
-        fail(f"infersight eval: {exc}")
-        return 1
-    try:
-        progress = _RichProgress(err, f"{dataset.name}") if err.is_terminal else None
-        try:
-            report = asyncio.run(
-                run_sweep(spec, clock=SystemClock(), embed=embed, store=store, progress=progress)
+        with opened_store(settings.store, hint=None) as store:
+            try:
+                report = asyncio.run(
+                    run_sweep(
+                        spec, clock=SystemClock(), embed=embed, store=store, progress=progress
+                    )
+                )
+            except SweepError as exc:
+                fail(f"infersight eval: {exc}")
+                return 1
+            store.write_samples(report.samples())
+            previous = (
+                {r.item_id: item_from_row(r) for r in store.quality.sweep_items(report.previous_id)}
+                if report.previous_id
+                else {}
             )
-        except SweepError as exc:
-            fail(f"infersight eval: {exc}")
-            return 1
-        store.write_samples(report.samples())
-        previous = (
-            {r.item_id: item_from_row(r) for r in store.quality.sweep_items(report.previous_id)}
-            if report.previous_id
-            else {}
-        )
-        prev_row = store.quality.get_sweep(report.previous_id) if report.previous_id else None
-    finally:
-        store.close()
+            prev_row = store.quality.get_sweep(report.previous_id) if report.previous_id else None
+    except CliError as exc:
+        fail(f"infersight eval: {exc}")
+        return exc.exit_code
     paths = _write_reports(
         report, previous, prev_row.summary_json() if prev_row else None, args.out
     )

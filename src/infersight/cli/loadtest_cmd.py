@@ -24,7 +24,13 @@ from typing import Any
 
 from rich.console import Console
 
-from infersight.cli._common import CliError, add_config_option, fail, settings_from_args
+from infersight.cli._common import (
+    CliError,
+    add_config_option,
+    fail,
+    opened_store,
+    settings_from_args,
+)
 from infersight.cli._durations import duration_arg
 from infersight.clock import SystemClock
 from infersight.core.clock import Clock
@@ -46,8 +52,6 @@ from infersight.loadtest.view import render_summary
 from infersight.loadtest.workload import Workload, WorkloadError, load_prompts, parse_length
 from infersight.pricing import UnknownInstanceTypeError, resolve_pricing
 from infersight.settings import PricingSettings
-from infersight.store.factory import open_store
-from infersight.store.migrations import StoreOpenError
 
 CLOCK: Clock = SystemClock()
 PROFILES = ("concurrency", "rate", "sweep", "search")
@@ -488,17 +492,14 @@ def main(args: argparse.Namespace) -> int:
 def _store(settings: Any, result: LoadTestResult, capacity: Any, report: dict[str, Any],
            out_dir: Path) -> str | None:  # fmt: skip
     try:
-        store = open_store(settings.store)
-    except StoreOpenError as exc:
+        with opened_store(settings.store, hint=None) as store:
+            loadtests = getattr(store, "loadtests", None)
+            if loadtests is None:
+                return None
+            loadtests.write_loadtest(
+                loadtest_row(result, capacity, report, report_path=str(out_dir.resolve()))
+            )
+            return str(settings.store.path)
+    except CliError as exc:
         Console(stderr=True).print(f"[yellow]not recorded in the store:[/] {exc}", highlight=False)
         return None
-    try:
-        loadtests = getattr(store, "loadtests", None)
-        if loadtests is None:
-            return None
-        loadtests.write_loadtest(
-            loadtest_row(result, capacity, report, report_path=str(out_dir.resolve()))
-        )
-        return str(settings.store.path)
-    finally:
-        store.close()

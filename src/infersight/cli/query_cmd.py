@@ -16,24 +16,31 @@ import json
 import sys
 from collections.abc import Sequence
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any, Final
 
 from rich.console import Console
 from rich.table import Table
 
-from infersight.cli._common import CliError, add_config_option, fail, settings_from_args
+from infersight.cli._common import (
+    CliError,
+    add_config_option,
+    fail,
+    opened_store,
+    settings_from_args,
+)
 from infersight.cli._durations import EXPECTED, duration_arg, format_duration, parse_duration_s
 from infersight.clock import SystemClock
 from infersight.core.series import AGGREGATIONS
 from infersight.store.base import Series
-from infersight.store.factory import open_store
-from infersight.store.migrations import StoreOpenError
 
 FORMATS: Final = ("table", "csv", "json")
 MAX_POINTS: Final = 100_000  # buckets per series a query may ask for
 WIDE_TABLE_MAX_SERIES: Final = 6  # more series than this print one row per point instead
 TIME_FORMATS: Final = f"'now', a duration ago ({EXPECTED}), an ISO 8601 time or Unix seconds"
+NO_DATABASE_HINT: Final = (
+    "Start infersight (`infersight run`) so collectors and the gateway record data, or point "
+    "--db / --config at an existing store."
+)
 
 
 def register(sub: Any) -> None:
@@ -82,29 +89,15 @@ def main(args: argparse.Namespace) -> int:
                 f"{MAX_POINTS:,} points: raise --step or shorten --since"
             )
         settings = settings_from_args(args, db_path=args.db)
+        with opened_store(settings.store, hint=NO_DATABASE_HINT) as store:
+            names = store.metric_names()
+            if args.name not in names:
+                return fail(unknown_metric_message(args.name, names, settings.store.path))
+            result = store.series(
+                args.name, start, end, step_s=step_s, agg=args.agg, labels=labels or None
+            )
     except CliError as exc:
-        return fail(str(exc))
-    path = settings.store.path
-    if path != ":memory:" and not Path(path).expanduser().exists():
-        fail(
-            f"no database at {path!r}. Start infersight (`infersight run`) so collectors and "
-            "the gateway record data, or point --db / --config at an existing store."
-        )
-        return 1
-    try:
-        store = open_store(settings.store)
-    except StoreOpenError as exc:
-        fail(str(exc))
-        return 1
-    try:
-        names = store.metric_names()
-        if args.name not in names:
-            return fail(unknown_metric_message(args.name, names, path))
-        result = store.series(
-            args.name, start, end, step_s=step_s, agg=args.agg, labels=labels or None
-        )
-    finally:
-        store.close()
+        return fail(str(exc), exit_code=exc.exit_code)
     render(result, args, start, end, step_s)
     if not result:
         selection = "".join(f" {k}={v}" for k, v in labels.items())

@@ -25,19 +25,21 @@ from typing import Any, Final
 
 from rich.console import Console
 
-from infersight.cli._common import CliError, settings_from_args
+from infersight.cli._common import CliError, opened_store, settings_from_args
 from infersight.cli._durations import duration_arg, format_duration
 from infersight.cli.eval_view import fail
 from infersight.clock import SystemClock
 from infersight.quality.evidence import collect_evidence
 from infersight.quality.report_html import render_evidence_html
 from infersight.settings import Settings
-from infersight.store.factory import open_store
-from infersight.store.migrations import StoreOpenError
 
 # Browsers that can print HTML to PDF headless, tried in order (tests replace the list).
 PDF_CONVERTERS: list[str] = ["/usr/bin/chromium", "chromium", "chromium-browser", "google-chrome"]
 PDF_TIMEOUT_S: Final = 120.0
+NO_DATABASE_HINT: Final = (
+    "Run sweeps first (`infersight eval`, or quality.sweeps in `infersight run`), or point "
+    "--db / --config at the store."
+)
 
 
 def register(sub: Any) -> None:
@@ -119,30 +121,17 @@ def print_pdf(html_path: Path, pdf_path: Path) -> str | None:
 
 def main(args: argparse.Namespace) -> int:
     out = Console(highlight=False, stderr=bool(args.json))  # stdout is the JSON then
-    try:
-        settings = settings_from_args(args, db_path=args.db)
-    except CliError as exc:
-        return fail(f"infersight report: {exc}")
-    path = settings.store.path
-    if path != ":memory:" and not Path(path).expanduser().exists():
-        fail(
-            f"infersight report: no database at {path!r}; run sweeps first (`infersight eval`, "
-            "or quality.sweeps in `infersight run`), or point --db / --config at the store"
-        )
-        return 1
-    try:
-        store = open_store(settings.store)
-    except StoreOpenError as exc:
-        fail(f"infersight report: {exc}")
-        return 1
     end = SystemClock().now()
     start = end - args.since
     try:
-        evidence = collect_evidence(
-            store, start, end, quality_rules=quality_rules(settings), dataset=args.dataset
-        )
-    finally:
-        store.close()
+        settings = settings_from_args(args, db_path=args.db)
+        with opened_store(settings.store, hint=NO_DATABASE_HINT) as store:
+            evidence = collect_evidence(
+                store, start, end, quality_rules=quality_rules(settings), dataset=args.dataset
+            )
+    except CliError as exc:
+        fail(f"infersight report: {exc}")
+        return exc.exit_code
     html_path = Path(args.out).expanduser()
     title = f"Quality evidence report: last {format_duration(args.since)}"
     try:

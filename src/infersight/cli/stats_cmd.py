@@ -6,23 +6,25 @@ import argparse
 import json
 import sys
 from collections.abc import Sequence
-from pathlib import Path
 from typing import Any, Final
 
 from rich.console import Console
 from rich.table import Table
 
+from infersight.cli._common import CliError, opened_store
 from infersight.cli._durations import duration_arg, format_duration
 from infersight.clock import SystemClock
 from infersight.core.records import SOURCES
 from infersight.settings import ConfigError, Settings, load_settings
 from infersight.store.base import RequestSummary
-from infersight.store.factory import open_store
-from infersight.store.migrations import StoreOpenError
 
 BY_CHOICES: Final = ("model", "upstream", "client", "route")
 QUANTILES: Final = (0.5, 0.95, 0.99)
 DEFAULT_WINDOW_S: Final = 15 * 60.0
+NO_DATABASE_HINT: Final = (
+    "Start the gateway (`infersight run --config FILE`) and send traffic through it, or point "
+    "--db / --config at an existing store."
+)
 
 
 def register(sub: Any) -> None:
@@ -62,32 +64,20 @@ def main(args: argparse.Namespace) -> int:
     store_settings = settings.store
     if args.db is not None:
         store_settings = store_settings.model_copy(update={"path": args.db})
-    path = store_settings.path
-    if path != ":memory:" and not Path(path).expanduser().exists():
-        err.print(
-            f"infersight stats: no database at {path!r} yet. Start the gateway "
-            "(`infersight run --config FILE`) and send traffic through it, or point --db / "
-            "--config at an existing store.",
-            markup=False,
-        )
-        return 1
-    try:
-        store = open_store(store_settings)
-    except StoreOpenError as exc:
-        err.print(f"infersight stats: {exc}", markup=False)
-        return 1
     window_s: float = args.window
     sources: tuple[str, ...] = args.sources
     end = SystemClock().now()
     start = end - window_s
     try:
-        groups = store.summarize(
-            start, end, group_by=(args.by,), quantiles=QUANTILES, sources=sources
-        )
-        total = store.summarize(start, end, group_by=(), quantiles=QUANTILES, sources=sources)
-        all_sources = store.count_records(start, end) if not groups else 0
-    finally:
-        store.close()
+        with opened_store(store_settings, hint=NO_DATABASE_HINT) as store:
+            groups = store.summarize(
+                start, end, group_by=(args.by,), quantiles=QUANTILES, sources=sources
+            )
+            total = store.summarize(start, end, group_by=(), quantiles=QUANTILES, sources=sources)
+            all_sources = store.count_records(start, end) if not groups else 0
+    except CliError as exc:
+        err.print(f"infersight stats: {exc}", markup=False)
+        return exc.exit_code
 
     if args.json:
         payload = {

@@ -13,7 +13,6 @@ from __future__ import annotations
 import argparse
 import time
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any, Final
 
 from rich.console import Console, Group, RenderableType
@@ -21,18 +20,26 @@ from rich.live import Live
 from rich.table import Table
 from rich.text import Text
 
-from infersight.cli._common import CliError, add_config_option, fail, settings_from_args
+from infersight.cli._common import (
+    CliError,
+    add_config_option,
+    fail,
+    opened_store,
+    settings_from_args,
+)
 from infersight.clock import SystemClock
 from infersight.core.clock import Clock
 from infersight.settings import Settings
 from infersight.status_view import Section, StatusSnapshot, gather_status
 from infersight.store.base import Store
-from infersight.store.factory import open_store
-from infersight.store.migrations import StoreOpenError
 
 CLOCK: Clock = SystemClock()  # tests replace it with a FakeClock
 DEFAULT_INTERVAL_S: Final = 2.0
 GIB: Final = 1024.0**3
+NO_DATABASE_HINT: Final = (
+    "Start infersight (`infersight run --config FILE`) so it records data, or point --db / "
+    "--config at the store it writes."
+)
 
 
 def register(sub: Any) -> None:
@@ -56,30 +63,16 @@ def register(sub: Any) -> None:
 
 
 def main(args: argparse.Namespace) -> int:
-    try:
-        settings = settings_from_args(args, db_path=args.db)
-    except CliError as exc:
-        return fail(str(exc))
-    path = settings.store.path
-    if path != ":memory:" and not Path(path).expanduser().exists():
-        fail(
-            f"no database at {path!r}. Start infersight (`infersight run --config FILE`) so it "
-            "records data, or point --db / --config at the store it writes."
-        )
-        return 1
-    try:
-        store = open_store(settings.store)
-    except StoreOpenError as exc:
-        fail(str(exc))
-        return 1
     console = Console(highlight=False)
     try:
-        if args.once:
-            console.print(_view(store, settings))
-            return 0
-        return _live(console, store, settings, args.interval)
-    finally:
-        store.close()
+        settings = settings_from_args(args, db_path=args.db)
+        with opened_store(settings.store, hint=NO_DATABASE_HINT) as store:
+            if args.once:
+                console.print(_view(store, settings))
+                return 0
+            return _live(console, store, settings, args.interval)
+    except CliError as exc:
+        return fail(str(exc), exit_code=exc.exit_code)
 
 
 def _interval_arg(text: str) -> float:
