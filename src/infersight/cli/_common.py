@@ -9,6 +9,7 @@ import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from rich.console import Console
 
@@ -22,6 +23,9 @@ from infersight.settings import (
 from infersight.store.base import Store
 from infersight.store.factory import open_store
 from infersight.store.migrations import StoreOpenError
+
+if TYPE_CHECKING:
+    from infersight.quality.scorers.base import Embed
 
 
 class CliError(Exception):
@@ -77,6 +81,17 @@ def opened_store(settings: StoreSettings, *, hint: str | None) -> Iterator[Store
         yield store
     finally:
         store.close()
+
+
+def default_embed() -> Embed:
+    """The packaged sentence-embedding model's encoder, for commands that score answers.
+
+    Imported when called: the model is an optional, heavy dependency, and a missing one raises
+    EmbedderUnavailable with the install command (commands report it and exit 1).
+    """
+    from infersight.quality.embedder import get_embedder
+
+    return get_embedder().encode
 
 
 def setup_logging(level: str) -> None:

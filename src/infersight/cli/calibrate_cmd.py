@@ -21,7 +21,7 @@ from typing import Any, Final
 from rich.console import Console
 from rich.table import Table
 
-from infersight.cli._common import fail
+from infersight.cli._common import default_embed, fail
 from infersight.quality.calibrate import (
     LabelledDataError,
     Objective,
@@ -35,14 +35,8 @@ from infersight.quality.scorers.base import CachedEmbed, Embed
 ALL: Final = "all"
 
 
-def _default_embed() -> Embed:
-    from infersight.quality.embedder import get_embedder
-
-    return get_embedder().encode
-
-
 # Tests replace it with a deterministic embedding when the model package is missing.
-LOAD_EMBED: Callable[[], Embed] = _default_embed
+LOAD_EMBED: Callable[[], Embed] = default_embed
 
 
 def register(sub: Any) -> None:

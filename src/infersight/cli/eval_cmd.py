@@ -28,7 +28,7 @@ from typing import Any, Final
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from infersight.cli._common import CliError, opened_store, settings_from_args
+from infersight.cli._common import CliError, default_embed, opened_store, settings_from_args
 from infersight.cli.eval_view import fail, print_report
 from infersight.clock import SystemClock
 from infersight.quality.datasets import DatasetError
@@ -43,14 +43,8 @@ from infersight.settings import Settings
 EXIT_REGRESSED: Final = 3
 
 
-def _default_embed() -> Embed:
-    from infersight.quality.embedder import get_embedder
-
-    return get_embedder().encode
-
-
 # Tests replace it with a deterministic embedding where the real model is not the point.
-LOAD_EMBED: Callable[[], Embed] = _default_embed
+LOAD_EMBED: Callable[[], Embed] = default_embed
 
 
 def register(sub: Any) -> None:
