@@ -17,7 +17,7 @@ import ssl
 import subprocess
 import threading
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from email.message import EmailMessage
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -26,6 +26,7 @@ from typing import Any
 import pytest
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import SMTP, AuthResult, Envelope, LoginPassword, Session
+from tests_support.notifications import firing_note
 
 from infersight.alerting.delivery import DeliveryResult, deliver
 from infersight.alerting.model import Notification
@@ -37,27 +38,6 @@ from infersight.core.clock import FakeClock
 pytestmark = pytest.mark.filterwarnings(
     "ignore:Requiring AUTH while not requiring TLS:UserWarning"  # the test relay, on purpose
 )
-
-
-def Note(**changes: Any) -> Notification:
-    """A firing threshold notification, with `changes` applied."""
-    base = Notification(
-        rule="p95-ttft",
-        kind="threshold",
-        status="firing",
-        state="ALARM",
-        previous_state="OK",
-        value=2.5,
-        window_s=300.0,
-        severity="critical",
-        at=1_700_000_300.0,
-        started_at=1_700_000_000.0,
-        threshold=2.0,
-        labels={"model": "llama"},
-        runbook="https://runbooks.example.com/ttft",
-        dashboard_url="http://127.0.0.1:8400/dashboard/rules/p95-ttft",
-    )
-    return replace(base, **changes)
 
 
 # --- HTTP receiver ---------------------------------------------------------------------------
@@ -151,7 +131,7 @@ def send_all(
     notifiers: Mapping[str, Notifier], note: Notification | None = None, waits: Waits | None = None
 ) -> dict[str, DeliveryResult]:
     results = asyncio.run(
-        deliver(notifiers, note or Note(), clock=FakeClock(), sleep=waits or Waits())
+        deliver(notifiers, note or firing_note(), clock=FakeClock(), sleep=waits or Waits())
     )
     return {r.notifier: r for r in results}
 
@@ -199,7 +179,7 @@ def test_slack_message_reaches_the_receiver(receiver: Receiver) -> None:
     notifiers = build_notifiers(
         [settings(kind="slack", url_env="SLACK_URL")], env={"SLACK_URL": f"{receiver.url}/slack"}
     )
-    note = Note(state="OK", previous_state="ALARM", value=1.2)
+    note = firing_note(state="OK", previous_state="ALARM", value=1.2)
     assert send_all(notifiers, note)["slack"].delivered
     [got] = receiver.on("/slack")
     assert got.body["text"] == (

@@ -9,8 +9,8 @@ from dataclasses import replace
 from typing import Any, get_args
 
 import pytest
+from tests_support.notifications import firing_note
 
-from infersight.alerting.model import Notification
 from infersight.alerting.notifier_settings import NotifierKind, NotifierSettings
 from infersight.alerting.notifiers import (
     NOTIFIER_KINDS,
@@ -22,27 +22,6 @@ from infersight.alerting.notifiers import (
     build_notifiers,
 )
 from infersight.settings import ConfigError
-
-
-def Note(**changes: Any) -> Notification:
-    """A firing threshold notification, with `changes` applied."""
-    base = Notification(
-        rule="p95-ttft",
-        kind="threshold",
-        status="firing",
-        state="ALARM",
-        previous_state="OK",
-        value=2.5,
-        window_s=300.0,
-        severity="warning",
-        at=1_700_000_300.0,
-        started_at=1_700_000_000.0,
-        threshold=2.0,
-        labels={"model": "llama"},
-        runbook="Check the upstream's queue depth.",
-        dashboard_url="http://127.0.0.1:8400/dashboard/rules/p95-ttft",
-    )
-    return replace(base, **changes)
 
 
 def entry(**values: Any) -> NotifierSettings:
@@ -154,8 +133,9 @@ def test_plain_text_login_is_warned_about(caplog: pytest.LogCaptureFixture) -> N
 def test_log_notifier_line(caplog: pytest.LogCaptureFixture) -> None:
     notifier = LogNotifier()
     with caplog.at_level(logging.INFO, logger="infersight.alerts"):
-        asyncio.run(notifier.send(Note()))
-        asyncio.run(notifier.send(Note(state="OK", previous_state="ALARM", value=1.0)))
+        note = firing_note(severity="warning", runbook="Check the upstream's queue depth.")
+        asyncio.run(notifier.send(note))
+        asyncio.run(notifier.send(replace(note, state="OK", previous_state="ALARM", value=1.0)))
     alarm, ok = caplog.records
     assert alarm.levelno == logging.WARNING and ok.levelno == logging.INFO
     text = alarm.getMessage()

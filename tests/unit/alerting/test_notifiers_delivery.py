@@ -7,10 +7,9 @@ ones against real servers are in tests/integration/test_notifiers_live.py)."""
 from __future__ import annotations
 
 import asyncio
-from dataclasses import replace
-from typing import Any
 
 import pytest
+from tests_support.notifications import firing_note
 
 from infersight.alerting.delivery import (
     DeliveryResult,
@@ -19,30 +18,8 @@ from infersight.alerting.delivery import (
     deliver_one,
     policy_of,
 )
-from infersight.alerting.model import Notification
 from infersight.alerting.notifier_base import NotificationView, Notifier, NotifierError
 from infersight.core.clock import FakeClock
-
-
-def Note(**changes: Any) -> Notification:
-    """A firing threshold notification, with `changes` applied."""
-    base = Notification(
-        rule="p95-ttft",
-        kind="threshold",
-        status="firing",
-        state="ALARM",
-        previous_state="OK",
-        value=2.5,
-        window_s=300.0,
-        severity="warning",
-        at=1_700_000_000.0,
-        started_at=None,
-        threshold=2.0,
-        labels={},
-        runbook="",
-        dashboard_url="",
-    )
-    return replace(base, **changes)
 
 
 class Flaky:
@@ -90,7 +67,7 @@ class Sleeps:
 
 
 def run_deliver(notifiers: list[Notifier], clock: FakeClock, sleep: Sleeps) -> list[DeliveryResult]:
-    return asyncio.run(deliver(notifiers, Note(), clock=clock, sleep=sleep))
+    return asyncio.run(deliver(notifiers, firing_note(), clock=clock, sleep=sleep))
 
 
 def test_policy_delays_double_and_cap() -> None:
@@ -142,7 +119,7 @@ def test_a_hanging_notifier_times_out_without_holding_up_others() -> None:
     fine = Flaky("fast", failures=0)
 
     async def go() -> list[DeliveryResult]:
-        return await deliver({"slow": hang, "fast": fine}, Note(), clock=clock, sleep=sleep)
+        return await deliver({"slow": hang, "fast": fine}, firing_note(), clock=clock, sleep=sleep)
 
     slow, fast = asyncio.run(go())
     assert fast.delivered
@@ -168,7 +145,9 @@ def test_default_policy_applies_to_notifiers_without_one() -> None:
     clock = FakeClock()
     sleep = Sleeps(clock)
     result = asyncio.run(
-        deliver_one(flaky, Note(), clock=clock, sleep=sleep, policy=RetryPolicy(backoff_s=0.5))
+        deliver_one(
+            flaky, firing_note(), clock=clock, sleep=sleep, policy=RetryPolicy(backoff_s=0.5)
+        )
     )
     assert result.delivered and result.attempts == 2 and sleep.waits == [0.5]
 

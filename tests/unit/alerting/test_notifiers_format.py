@@ -8,6 +8,8 @@ from collections.abc import Mapping
 from dataclasses import replace
 from typing import Any
 
+from tests_support.notifications import firing_note
+
 from infersight.alerting.model import Notification
 from infersight.alerting.notifier_format import (
     STATE_COLOURS,
@@ -26,24 +28,16 @@ from infersight.alerting.notifier_format import (
 
 
 def Note(**changes: Any) -> Notification:
-    """A firing threshold notification, with `changes` applied."""
-    base = Notification(
-        rule="p95-ttft",
-        kind="threshold",
-        status="firing",
-        state="ALARM",
-        previous_state="OK",
-        value=2.3125,
-        window_s=300.0,
-        severity="critical",
-        at=1_700_000_300.0,
-        started_at=1_700_000_000.0,
-        threshold=2.0,
-        labels={"model": "llama", "upstream": "a"},
-        runbook="https://runbooks.example.com/ttft",
-        dashboard_url="http://127.0.0.1:8400/dashboard/rules/p95-ttft?window=15m",
+    """The shared firing notification with a value that needs rounding, two labels and a
+    dashboard link with a query string; `changes` applied."""
+    return firing_note(
+        **{
+            "value": 2.3125,
+            "labels": {"model": "llama", "upstream": "a"},
+            "dashboard_url": "http://127.0.0.1:8400/dashboard/rules/p95-ttft?window=15m",
+            **changes,
+        }
     )
-    return replace(base, **changes)
 
 
 def test_small_formatters() -> None:
