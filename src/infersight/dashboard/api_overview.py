@@ -18,7 +18,7 @@ from __future__ import annotations
 from typing import Any, Final
 
 from infersight.dashboard.api_cost import cost_table
-from infersight.dashboard.api_serving import no_traffic_hint
+from infersight.dashboard.api_serving import no_traffic_hint, traffic_panels
 from infersight.dashboard.endpoints import Call, Context, Endpoint
 from infersight.dashboard.panels import LineSpec, PanelBuilder
 from infersight.dashboard.params import STEP_PARAM, TIME_PARAMS, time_window
@@ -282,32 +282,15 @@ def overview(ctx: Context, call: Call) -> Json:
     snap = gather_status(ctx.store, ctx.settings, now=call.now)
     hint = no_traffic_hint(call.base_url)
     b = PanelBuilder(ctx.store, window)
-    panels = [
-        b.panel(
-            "requests_per_s",
-            "Requests per second",
-            "per_s",
-            [LineSpec("requests_per_s", minute_rate=True)],
-            hint=hint,
-        ),
-        b.ratio_panel(
-            "error_ratio", "Error ratio", "request_errors_per_s", "requests_per_s", hint=hint
-        ),
-        b.panel(
-            "ttft_p95",
-            "TTFT p95",
-            "seconds",
-            [LineSpec("ttft_seconds", {"quantile": "0.95"}, combine="max", suffix="p95")],
-            hint=hint,
-        ),
-        b.panel(
-            "output_tokens_per_s",
-            "Output tokens per second",
-            "tokens_per_s",
-            [LineSpec("output_tokens_per_s", minute_rate=True)],
-            hint=hint,
-        ),
-    ]
+    requests, output_tokens, errors = traffic_panels(b, hint=hint)
+    ttft_p95 = b.panel(
+        "ttft_p95",
+        "TTFT p95",
+        "seconds",
+        [LineSpec("ttft_seconds", {"quantile": "0.95"}, combine="max", suffix="p95")],
+        hint=hint,
+    )
+    panels = [requests, errors, ttft_p95, output_tokens]
     slos = ctx.alerts.slos(call.now) if ctx.alerts is not None else []
     alerts_tile, active = _alerts_tile(ctx, call.now)
     collectors_tile, collectors = _collectors(ctx, snap)

@@ -8,6 +8,7 @@ Infrastructure charts are the collectors' samples (NVML / DCGM GPUs, engine /met
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import asdict
 from typing import Final
 
@@ -24,6 +25,17 @@ LATENCY_PANELS: Final = (
     ("tpot", "tpot_seconds", "Time per output token (TPOT)"),
     ("e2e", "e2e_seconds", "End-to-end latency (E2E)"),
 )
+ENGINE_QUEUE_LINES: Final = (
+    LineSpec("engine_requests_running", suffix="running"),
+    LineSpec("engine_requests_waiting", suffix="waiting"),
+)
+# key, title, unit, series, how the GPUs of a group combine
+GPU_PANELS: Final = (
+    ("gpu_utilization", "GPU utilisation", "ratio", "gpu_utilization_ratio", "avg"),
+    ("gpu_memory", "GPU memory used", "bytes", "gpu_memory_used_bytes", "sum"),
+    ("gpu_power", "GPU power", "watts", "gpu_power_watts", "sum"),
+    ("gpu_temperature", "GPU temperature", "celsius", "gpu_temperature_celsius", "max"),
+)
 SPLITS: Final = ("none", "model", "upstream")
 MINUTE_S: Final = 60.0
 
@@ -35,20 +47,12 @@ def no_traffic_hint(base_url: str) -> str:
     )
 
 
-def serving(ctx: Context, call: Call) -> Json:
-    v = call.values
-    window = time_window(v, call.now)
-    base = {k: v[k] for k in ("model", "upstream", "source") if v.get(k)}
-    by = () if v["by"] == "none" else (v["by"],)
-    b = PanelBuilder(ctx.store, window, base)
-    hint = no_traffic_hint(call.base_url)
-    panels: list[Panel] = []
-    for key, name, title in LATENCY_PANELS:
-        specs = [
-            LineSpec(name, {"quantile": q}, combine="max", suffix=label) for q, label in QUANTILES
-        ]
-        panels.append(b.panel(key, title, "seconds", specs, by=by, hint=hint))
-    panels += [
+def traffic_panels(
+    b: PanelBuilder, *, by: Sequence[str] = (), hint: str
+) -> tuple[Panel, Panel, Panel]:
+    """Requests per second, output tokens per second and the error ratio (the Serving and the
+    Overview pages both draw them)."""
+    return (
         b.panel(
             "requests_per_s",
             "Requests per second",
@@ -68,6 +72,24 @@ def serving(ctx: Context, call: Call) -> Json:
         b.ratio_panel(
             "error_ratio", "Error ratio", "request_errors_per_s", "requests_per_s", by=by, hint=hint
         ),
+    )
+
+
+def serving(ctx: Context, call: Call) -> Json:
+    v = call.values
+    window = time_window(v, call.now)
+    base = {k: v[k] for k in ("model", "upstream", "source") if v.get(k)}
+    by = () if v["by"] == "none" else (v["by"],)
+    b = PanelBuilder(ctx.store, window, base)
+    hint = no_traffic_hint(call.base_url)
+    panels: list[Panel] = []
+    for key, name, title in LATENCY_PANELS:
+        specs = [
+            LineSpec(name, {"quantile": q}, combine="max", suffix=label) for q, label in QUANTILES
+        ]
+        panels.append(b.panel(key, title, "seconds", specs, by=by, hint=hint))
+    panels += [
+        *traffic_panels(b, by=by, hint=hint),
         b.panel(
             "in_flight",
             "Requests in flight at start (gateway)",
@@ -87,10 +109,7 @@ def serving(ctx: Context, call: Call) -> Json:
             "queue",
             "Engine queue: running and waiting",
             "count",
-            [
-                LineSpec("engine_requests_running", suffix="running"),
-                LineSpec("engine_requests_waiting", suffix="waiting"),
-            ],
+            ENGINE_QUEUE_LINES,
             by=("upstream",),
             hint=engine_hint,
         )
@@ -142,37 +161,9 @@ def infrastructure(ctx: Context, call: Call) -> Json:
     host_hint = snap.hints.get("host") or "no host samples in this time range"
     gpu = ("upstream", "gpu")
     panels = [
-        b.panel(
-            "gpu_utilization",
-            "GPU utilisation",
-            "ratio",
-            [LineSpec("gpu_utilization_ratio", combine="avg")],
-            by=gpu,
-            hint=gpu_hint,
-        ),
-        b.panel(
-            "gpu_memory",
-            "GPU memory used",
-            "bytes",
-            [LineSpec("gpu_memory_used_bytes", combine="sum")],
-            by=gpu,
-            hint=gpu_hint,
-        ),
-        b.panel(
-            "gpu_power",
-            "GPU power",
-            "watts",
-            [LineSpec("gpu_power_watts", combine="sum")],
-            by=gpu,
-            hint=gpu_hint,
-        ),
-        b.panel(
-            "gpu_temperature",
-            "GPU temperature",
-            "celsius",
-            [LineSpec("gpu_temperature_celsius", combine="max")],
-            by=gpu,
-            hint=gpu_hint,
+        *(
+            b.panel(key, title, unit, [LineSpec(name, combine=combine)], by=gpu, hint=gpu_hint)
+            for key, title, unit, name, combine in GPU_PANELS
         ),
         b.panel(
             "kv_cache",
@@ -186,10 +177,7 @@ def infrastructure(ctx: Context, call: Call) -> Json:
             "engine_requests",
             "Engine requests running / waiting",
             "count",
-            [
-                LineSpec("engine_requests_running", suffix="running"),
-                LineSpec("engine_requests_waiting", suffix="waiting"),
-            ],
+            ENGINE_QUEUE_LINES,
             by=("upstream",),
             hint=engine_hint,
         ),
