@@ -54,6 +54,32 @@ def make_evaluator(rule: AlertRuleSettings) -> Evaluator:
     return SloEvaluator(rule) if rule.kind == "slo" else SeriesEvaluator(rule)
 
 
+def observed_record(
+    rule: AlertRuleSettings,
+    obs: Observation,
+    now: float,
+    *,
+    since: float,
+    alarm_since: float | None,
+) -> AlarmRecord:
+    """The record of what `obs` found at `now`, in its state since `since`; the notification
+    bookkeeping, learned baseline and detail at their defaults."""
+    return AlarmRecord(
+        rule=rule.name,
+        instance=obs.instance,
+        labels=obs.labels,
+        state=obs.state,
+        since=since,
+        evaluated_at=now,
+        value=obs.value,
+        threshold=obs.threshold,
+        lower=obs.lower,
+        upper=obs.upper,
+        severity=obs.severity or rule.severity,
+        alarm_since=alarm_since,
+    )
+
+
 @dataclass(frozen=True, slots=True)
 class Outgoing:
     """A notification and the notifier names it goes to."""
@@ -159,19 +185,14 @@ class AlertEngine(Daemon):
             self.states.forget(rule.name, obs.instance)  # a label set that went away
             return []
         changed = prev is None or prev_state != obs.state
-        rec = AlarmRecord(
-            rule=rule.name,
-            instance=obs.instance,
-            labels=obs.labels,
-            state=obs.state,
-            since=now if changed or prev is None else prev.since,
-            evaluated_at=now,
-            value=obs.value,
-            threshold=obs.threshold,
-            lower=obs.lower,
-            upper=obs.upper,
-            severity=obs.severity or rule.severity,
-            alarm_since=(prev.alarm_since if prev is not None and not changed else None),
+        rec = replace(
+            observed_record(
+                rule,
+                obs,
+                now,
+                since=now if changed or prev is None else prev.since,
+                alarm_since=prev.alarm_since if prev is not None and not changed else None,
+            ),
             notified_at=prev.notified_at if prev is not None else None,
             last_notified_at=prev.last_notified_at if prev is not None else None,
             notified_severity=prev.notified_severity if prev is not None else "",
@@ -340,18 +361,11 @@ class AlertEngine(Daemon):
         )
         prev = previous.get(obs.instance)
         prev_state = prev.state if prev is not None else AlarmState.INSUFFICIENT_DATA
-        rec = AlarmRecord(
-            rule=rule.name,
-            instance=obs.instance,
-            labels=obs.labels,
-            state=obs.state,
+        rec = observed_record(
+            rule,
+            obs,
+            now,
             since=prev.since if prev is not None else now,
-            evaluated_at=now,
-            value=obs.value,
-            threshold=obs.threshold,
-            lower=obs.lower,
-            upper=obs.upper,
-            severity=obs.severity or rule.severity,
             alarm_since=prev.alarm_since if prev is not None else None,
         )
         n = self._notification(rule, rec, obs, "test", prev_state.value, now)
