@@ -281,7 +281,11 @@ class DemoSettings(_Section):
         gt=0,
         description="Requests per second the demo's built-in traffic generator sends.",
     )
-    concurrency: int = Field(default=2, gt=0, description="Most demo requests in flight at once.")
+    concurrency: int = Field(
+        default=1,
+        gt=0,
+        description="Most demo requests in flight at once (the local model serves one at a time).",
+    )
     max_tokens: int = Field(default=48, gt=0, description="max_tokens of each demo request.")
     model_threads: int = Field(
         default=2, gt=0, description="CPU threads the embedded local model uses."

@@ -15,6 +15,7 @@ import httpx
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
+from infersight.core.records import RequestRecord
 from infersight.localmodel.server import LocalModelUnavailable, check_available
 from infersight.store.sqlite import SqliteStore
 
@@ -35,6 +36,19 @@ def _completed_requests(url: str) -> float:
         for s in family.samples
         if s.name == "infersight_requests_total" and s.labels.get("status") == "200"
     )
+
+
+def _user_streams(db: Path) -> list[RequestRecord]:
+    """Completed streamed user requests recorded so far (the store is readable while the demo
+    writes to it)."""
+    if not db.exists():
+        return []
+    store = SqliteStore(db)
+    try:
+        records = store.list_records(0, 4e9, limit=10_000)
+    finally:
+        store.close()
+    return [r for r in records if r.source == "user" and r.stream and r.status == 200]
 
 
 def test_demo_serves_real_model_and_records_requests(tmp_path: Path) -> None:
@@ -67,16 +81,17 @@ def test_demo_serves_real_model_and_records_requests(tmp_path: Path) -> None:
     )
     url = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 90
+        deadline = time.monotonic() + 120
         done = 0.0
-        while time.monotonic() < deadline and done < 3:
+        while time.monotonic() < deadline and (done < 3 or len(_user_streams(db)) < 3):
             time.sleep(1)
             assert proc.poll() is None, proc.stdout.read() if proc.stdout else ""
             try:
                 done = _completed_requests(url)
             except httpx.HTTPError:
                 continue
-        assert done >= 3, "the demo produced no completed requests in 90 s"
+        assert done >= 3, "the demo produced no completed requests in 120 s"
+        assert len(_user_streams(db)) >= 3, "no streamed demo traffic recorded in 120 s"
         # the gateway also answers a request of our own, through to the real model
         r = httpx.post(
             url + "/v1/chat/completions",
@@ -101,9 +116,10 @@ def test_demo_serves_real_model_and_records_requests(tmp_path: Path) -> None:
     finally:
         store.close()
     ok = [r for r in records if r.status == 200 and r.error_class is None]
-    assert len(ok) >= 3
-    streamed = [r for r in ok if r.stream]
-    assert streamed, "the demo streams most requests"
+    streamed = [r for r in ok if r.stream and r.source == "user"]
+    assert len(streamed) >= 3, "the demo streams most requests"
+    # the demo's quality sweep went through the gateway as sweep traffic
+    assert any(r.source == "sweep" for r in records)
     for rec in streamed:
         assert rec.model == "smollm2-135m-instruct"
         assert rec.ttft_s is not None and 0 < rec.ttft_s < 60

@@ -99,7 +99,7 @@ DEMO_SWEEP = SweepSettings(
     tags=["geography", "arithmetic"],
     interval_s=1800.0,
     max_tokens=48,
-    concurrency=2,
+    concurrency=1,
 )
 
 
