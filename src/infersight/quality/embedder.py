@@ -204,7 +204,7 @@ class Embedder:
         if batch_size < 1:
             raise ValueError(f"batch_size must be >= 1, got {batch_size}")
         out = np.zeros((len(texts), self.dim), dtype=np.float32)
-        if not texts:
+        if len(texts) == 0:
             return out
         encodings = self._tokenizer.encode_batch([str(t).strip() for t in texts])
         lengths = np.array([len(e.ids) for e in encodings])
