@@ -182,3 +182,38 @@ def test_api_key_is_passed_through_and_never_stored(stack: StackFactory) -> None
         upstream.stop()
     assert seen == ["Bearer sk-very-secret-777"]
     assert b"sk-very-secret-777" not in s.db.read_bytes()
+
+
+def test_slow_client_gets_every_byte_of_a_long_stream(
+    stack: StackFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A client that reads slower than the upstream writes: once the client's socket buffer
+    fills, the gateway stops reading from the upstream until it drains, and nothing is lost
+    or reordered. (The high-water mark is lowered so that a 12 MB stream reaches it.)"""
+    import infersight.gateway.direct_relay as direct_relay
+    from infersight.upstreams.http1 import UpstreamResponse
+
+    monkeypatch.setattr(direct_relay, "HIGH_WATER_BYTES", 16 * 1024)
+    paused = []
+    original = UpstreamResponse.request_attention
+
+    def counted(self: UpstreamResponse) -> None:
+        paused.append(1)
+        original(self)
+
+    monkeypatch.setattr(UpstreamResponse, "request_attention", counted)
+    s = stack(SimKnobs(tokens=60_000))
+    body = {"model": "sim-model", "messages": MESSAGES, "stream": True}
+    raw = bytearray()
+    with httpx.stream("POST", s.url + "/v1/chat/completions", json=body, timeout=60) as r:
+        for i, piece in enumerate(r.iter_raw(4096)):
+            raw += piece
+            if i % 20 == 0:
+                time.sleep(0.01)  # a slow reader
+    events = [e for e in bytes(raw).split(b"\n\n") if e]
+    assert events[-1] == b"data: [DONE]"
+    contents = [e for e in events if b'"content":"' in e and b'"content":""' not in e]
+    assert len(contents) == 60_000
+    assert paused, "the client never fell behind: the test did not exercise flow control"
+    (rec,) = s.records()
+    assert rec.completion_tokens == 60_000 and rec.error_class is None

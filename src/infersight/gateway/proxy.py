@@ -24,6 +24,7 @@ from infersight.core.sse import (
 )
 from infersight.core.timing import stream_timing
 from infersight.exporters.prometheus import GatewayMetrics
+from infersight.gateway.direct_relay import DirectRelay, client_transport
 from infersight.gateway.errors import error_body, sse_error_event
 from infersight.gateway.exchange import Exchange, build_record, usage_int
 from infersight.gateway.routing import Upstream, UpstreamRouter
@@ -214,35 +215,11 @@ class ProxyHandler:
             {"type": "http.response.start", "status": 200, "headers": _response_headers(response)},
         )
         read_timeout = self.settings.read_timeout_s
-        failure: UpstreamError | None = None
-        while True:
-            try:
-                chunks = await response.next_chunks(read_timeout)
-            except UpstreamError as exc:
-                if exc.kind == "client":
-                    raise ClientGone from None
-                failure = exc
-                break
-            if not chunks:
-                break
-            i = 0
-            # Until the first token is out, relay each read as soon as it is observed: a fast
-            # upstream's whole answer can be waiting, and TTFT must not pay for observing it.
-            while i < len(chunks) and not observer.content_times:
-                piece = observer.feed(*chunks[i])
-                i += 1
-                if piece:
-                    await _send(
-                        send, {"type": "http.response.body", "body": piece, "more_body": True}
-                    )
-            if i == len(chunks):
-                continue
-            if len(chunks) - i == 1:
-                out = observer.feed(*chunks[i])
-            else:
-                out = b"".join([observer.feed(t, data) for t, data in chunks[i:]])
-            if out:
-                await _send(send, {"type": "http.response.body", "body": out, "more_body": True})
+        direct = client_transport(send)
+        if direct is not None:
+            failure = await _relay_direct(send, response, observer, read_timeout, *direct)
+        else:
+            failure = await _relay_queued(send, response, observer, read_timeout)
         tail = observer.flush()
         if failure is not None:
             outcome.error_class = (
@@ -333,6 +310,64 @@ class ProxyHandler:
             return
         self.sink.submit(record)
         self.metrics.observe(record, ex.timing)
+
+
+async def _relay_direct(
+    send: Send,
+    response: UpstreamResponse,
+    observer: SSEStreamObserver,
+    read_timeout_s: float,
+    cycle: Any,
+    transport: asyncio.Transport,
+) -> UpstreamError | None:
+    """Body pieces are written to the client from the upstream's read callback; this task
+    only waits for the end, and for a slow client to drain when asked."""
+    response.relay_directly(DirectRelay(observer, response, cycle, transport))
+    try:
+        while True:
+            try:
+                if await response.wait_end(read_timeout_s):
+                    return None
+            except UpstreamError as exc:
+                if exc.kind == "client":
+                    raise ClientGone from None
+                return exc
+            # the client's socket buffer is full: let uvicorn wait for it to drain
+            await _send(send, {"type": "http.response.body", "body": b"", "more_body": True})
+            response.resume_reading()
+    finally:
+        response.relay_directly(None)
+
+
+async def _relay_queued(
+    send: Send, response: UpstreamResponse, observer: SSEStreamObserver, read_timeout_s: float
+) -> UpstreamError | None:
+    """Body pieces queue up between wake-ups of this task, which observes and sends them."""
+    while True:
+        try:
+            chunks = await response.next_chunks(read_timeout_s)
+        except UpstreamError as exc:
+            if exc.kind == "client":
+                raise ClientGone from None
+            return exc
+        if not chunks:
+            return None
+        i = 0
+        # Until the first token is out, relay each read as soon as it is observed: a fast
+        # upstream's whole answer can be waiting, and TTFT must not pay for observing it.
+        while i < len(chunks) and not observer.content_times:
+            piece = observer.feed(*chunks[i])
+            i += 1
+            if piece:
+                await _send(send, {"type": "http.response.body", "body": piece, "more_body": True})
+        if i == len(chunks):
+            continue
+        if len(chunks) - i == 1:
+            out = observer.feed(*chunks[i])
+        else:
+            out = b"".join([observer.feed(t, data) for t, data in chunks[i:]])
+        if out:
+            await _send(send, {"type": "http.response.body", "body": out, "more_body": True})
 
 
 def _response_headers(response: UpstreamResponse) -> list[tuple[bytes, bytes]]:

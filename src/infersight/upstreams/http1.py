@@ -11,14 +11,20 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import ssl
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import cast
 from urllib.parse import urlsplit
 
 import httptools
+
+log = logging.getLogger(__name__)
+
+# (read time, bytes) -> None: relays one body piece inside the protocol callback.
+BodySink = Callable[[float, bytes], None]
 
 # Pause reading from the upstream when this much body is waiting for a slow client.
 _HIGH_WATER_BYTES = 1024 * 1024
@@ -58,7 +64,9 @@ class UpstreamResponse:
     """One response being read. Body pieces are (perf_counter time, bytes)."""
 
     __slots__ = (
+        "_attention",
         "_conn",
+        "_direct",
         "_error",
         "_pending",
         "_pending_bytes",
@@ -83,6 +91,8 @@ class UpstreamResponse:
         self._waiter: asyncio.Future[None] | None = None
         self._wait_started = 0.0
         self._watchdog: asyncio.TimerHandle | None = None
+        self._direct: BodySink | None = None
+        self._attention = False
 
     def header(self, name: bytes) -> bytes | None:
         for key, value in self.headers:
@@ -97,6 +107,15 @@ class UpstreamResponse:
             waiter.set_result(None)
 
     def _on_body(self, t: float, data: bytes) -> None:
+        self._wait_started = t  # data is activity: the idle watchdog counts from here
+        sink = self._direct
+        if sink is not None:
+            try:
+                sink(t, data)
+            except Exception as exc:  # a relay bug must end this response, not the connection
+                log.exception("relaying an upstream body piece failed")
+                self.fail(UpstreamError("protocol", f"relay failed: {exc}"))
+            return
         self._pending.append((t, data))
         self._pending_bytes += len(data)
         if self._pending_bytes > _HIGH_WATER_BYTES:
@@ -114,6 +133,54 @@ class UpstreamResponse:
         self._wake()
 
     # -- called by the consumer -------------------------------------------------------------
+    def relay_directly(self, sink: BodySink | None) -> None:
+        """Hand every body piece to `sink` as it is read, inside the protocol callback (no
+        wake-up of the consumer per read); None returns to queued pieces. Pieces already
+        queued go to the sink first."""
+        self._direct = sink
+        if sink is not None and self._pending:
+            pending, self._pending = self._pending, []
+            self._pending_bytes = 0
+            for t, data in pending:
+                sink(t, data)
+
+    def request_attention(self) -> None:
+        """Wake the consumer waiting in `wait_end` (the sink needs it, e.g. to wait for a
+        slow client); reading from the upstream pauses until `resume_reading`."""
+        self._attention = True
+        self._conn.pause()
+        self._wake()
+
+    def resume_reading(self) -> None:
+        self._conn.resume()
+
+    async def wait_end(self, timeout_s: float) -> bool:
+        """In direct mode: wait until the body is complete (True) or the sink asked for
+        attention (False). Raises UpstreamError on failure or timeout_s of silence."""
+        while not self.complete and not self._attention:
+            if self._error is not None:
+                raise self._error
+            await self._wait(timeout_s)
+        if self._error is not None:
+            raise self._error
+        if self._attention:
+            self._attention = False
+            return False
+        self._stop_watchdog()
+        return True
+
+    async def _wait(self, timeout_s: float) -> None:
+        loop = asyncio.get_running_loop()
+        self._waiter = waiter = loop.create_future()
+        self._wait_started = time.perf_counter()
+        if self._watchdog is None:
+            # one timer per response, re-armed only when it fires: not one per read
+            self._watchdog = loop.call_later(timeout_s, self._check_idle, timeout_s)
+        try:
+            await waiter
+        finally:
+            self._waiter = None
+
     async def next_chunks(self, timeout_s: float) -> list[tuple[float, bytes]]:
         """The body pieces that arrived since the last call; [] once the body is complete.
 
@@ -125,16 +192,7 @@ class UpstreamResponse:
             if self.complete:
                 self._stop_watchdog()
                 return []
-            loop = asyncio.get_running_loop()
-            self._waiter = waiter = loop.create_future()
-            self._wait_started = time.perf_counter()
-            if self._watchdog is None:
-                # one timer per response, re-armed only when it fires: not one per read
-                self._watchdog = loop.call_later(timeout_s, self._check_idle, timeout_s)
-            try:
-                await waiter
-            finally:
-                self._waiter = None
+            await self._wait(timeout_s)
         chunks, self._pending = self._pending, []
         if self._pending_bytes > _LOW_WATER_BYTES:
             self._conn.resume()
