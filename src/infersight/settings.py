@@ -15,7 +15,6 @@ API is re-exported here, so ``from infersight.settings import load_settings`` is
 from __future__ import annotations
 
 from typing import Literal
-from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
 
@@ -50,6 +49,7 @@ from infersight.config.model_walk import (
     item_type,
     unwrap_annotation,
 )
+from infersight.config.validators import check_http_url
 from infersight.config.yaml_parsing import parse_yaml
 from infersight.quality.drift_settings import DriftSettings
 from infersight.quality.settings import QualitySettings
@@ -184,19 +184,7 @@ class UpstreamSettings(_Section):
     def _http_url(cls, v: str | None) -> str | None:
         if v is None:
             return None
-        example = "write a full URL such as http://127.0.0.1:8000"
-        v = v.strip()
-        parts = urlsplit(v)
-        if parts.scheme not in ("http", "https"):
-            raise SettingValueError("must start with http:// or https://", hint=example)
-        if not parts.hostname:
-            raise SettingValueError("has no host name", hint=example)
-        try:
-            parts.port  # noqa: B018 - parsing the port is the check
-        except ValueError:
-            raise SettingValueError(
-                "has an invalid port", hint="use a port between 1 and 65535, as in http://host:8000"
-            ) from None
+        v = check_http_url(v, example="http://127.0.0.1:8000", port_example="http://host:8000")
         return v.rstrip("/")
 
 

@@ -27,11 +27,11 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from typing import Final, Literal
-from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
 
 from infersight.config.errors import SettingValueError
+from infersight.config.validators import check_http_url
 
 NotifierKind = Literal["log", "webhook", "slack", "email"]
 
@@ -64,20 +64,9 @@ KIND_KEYS: Final[dict[str, frozenset[str]]] = {
 
 
 def _check_url(v: str) -> str:
-    example = "write a full URL such as https://hooks.example.com/infersight"
-    v = v.strip()
-    parts = urlsplit(v)
-    if parts.scheme not in ("http", "https"):
-        raise SettingValueError("must start with http:// or https://", hint=example)
-    if not parts.hostname:
-        raise SettingValueError("has no host name", hint=example)
-    try:
-        parts.port  # noqa: B018 - parsing the port is the check
-    except ValueError:
-        raise SettingValueError(
-            "has an invalid port", hint="use a port between 1 and 65535, as in http://host:8080"
-        ) from None
-    return v
+    return check_http_url(
+        v, example="https://hooks.example.com/infersight", port_example="http://host:8080"
+    )
 
 
 def _check_env_name(v: str, *, entry: str = "") -> str:
