@@ -7,11 +7,18 @@ written in HTTP/1.1 chunked framing right in the read callback, with no task wak
 read. Start, end and flow control still go through `send`, so uvicorn's bookkeeping holds:
 the final `send(more_body=False)` writes the terminating chunk. Anything unexpected about
 the server falls back to the queued path.
+
+The response head that uvicorn renders for `http.response.start` is held back and written in
+one system call with the body that has already arrived (often the first events come in the
+same upstream read as the upstream's headers): the client wakes once, with its first token,
+instead of once for the head and again for the body. Nothing waits for it: whatever the
+upstream has not sent yet, the head goes out before the relay waits for more.
 """
 
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Mapping
 from typing import Any, Final, cast
 
 from infersight.core.sse import SSEStreamObserver
@@ -20,24 +27,59 @@ from infersight.upstreams.http1 import UpstreamError, UpstreamResponse
 # Past this many bytes waiting in the client's socket buffer, stop reading from the upstream
 # until the client catches up.
 HIGH_WATER_BYTES: Final = 1024 * 1024
+_UVICORN_HTTPTOOLS: Final = "uvicorn.protocols.http.httptools_impl"
 
 
-def client_transport(send: Any) -> tuple[Any, asyncio.Transport] | None:
-    """uvicorn's response cycle and its transport behind `send`, once a chunked response has
-    started; None for any other server or framing."""
-    cycle = getattr(send, "__self__", None)
+class _HeadCapture:
+    """Stands in for the client transport while uvicorn renders the response head."""
+
+    __slots__ = ("parts",)
+
+    def __init__(self) -> None:
+        self.parts: list[bytes] = []
+
+    def write(self, data: bytes) -> None:
+        self.parts.append(bytes(data))
+
+
+async def start_direct(
+    send: Any, start: Mapping[str, Any]
+) -> tuple[Any, asyncio.Transport, bytes] | None:
+    """Send `start` (an `http.response.start` message) through uvicorn's httptools response
+    cycle behind `send`, keeping the rendered head instead of writing it.
+
+    Returns (cycle, transport, head) when the response is chunked and the body can be written
+    to the transport directly; the caller must write `head` first. Returns None when `send`
+    belongs to another server (nothing sent yet: send `start` as usual) and the queued path
+    applies; a head that was rendered all the same has then been written.
+    """
+    cycle: Any = getattr(send, "__self__", None)
     transport = getattr(cycle, "transport", None)
-    if transport is None or getattr(cycle, "chunked_encoding", None) is not True:
+    if (
+        transport is None
+        or type(cycle).__module__ != _UVICORN_HTTPTOOLS
+        or getattr(cycle, "response_started", True)
+    ):
         return None
-    if not getattr(cycle, "response_started", False):
+    capture = _HeadCapture()
+    cycle.transport = capture
+    try:
+        await send(start)
+    finally:
+        cycle.transport = transport
+    head = b"".join(capture.parts)
+    if getattr(cycle, "chunked_encoding", None) is not True:
+        if head:
+            transport.write(head)
         return None
-    return cycle, cast(asyncio.Transport, transport)
+    return cycle, cast(asyncio.Transport, transport), head
 
 
 class DirectRelay:
-    """The body sink for `UpstreamResponse.relay_directly`."""
+    """The body sink for `UpstreamResponse.relay_directly`. `head` (the response head, not yet
+    written) goes out with the first body piece, or by `flush_head`."""
 
-    __slots__ = ("cycle", "gone", "observer", "response", "transport")
+    __slots__ = ("cycle", "gone", "head", "observer", "response", "transport")
 
     def __init__(
         self,
@@ -45,12 +87,21 @@ class DirectRelay:
         response: UpstreamResponse,
         cycle: Any,
         transport: asyncio.Transport,
+        head: bytes = b"",
     ) -> None:
         self.observer = observer
         self.response = response
         self.cycle = cycle
         self.transport = transport
+        self.head = head
         self.gone = False
+
+    def flush_head(self) -> None:
+        """Write the head now if no body piece has taken it along yet."""
+        if self.head:
+            head, self.head = self.head, b""
+            if not self.transport.is_closing():
+                self.transport.write(head)
 
     def __call__(self, t: float, data: bytes) -> None:
         out = self.observer.feed(t, data)
@@ -60,6 +111,10 @@ class DirectRelay:
             self.gone = True
             self.response.fail(UpstreamError("client", "client went away"))
             return
-        self.transport.writelines((b"%x\r\n" % len(out), out, b"\r\n"))
+        if self.head:
+            head, self.head = self.head, b""
+            self.transport.writelines((head, b"%x\r\n" % len(out), out, b"\r\n"))
+        else:
+            self.transport.writelines((b"%x\r\n" % len(out), out, b"\r\n"))
         if self.transport.get_write_buffer_size() > HIGH_WATER_BYTES:
             self.response.request_attention()

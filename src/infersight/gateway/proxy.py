@@ -24,7 +24,7 @@ from infersight.core.sse import (
 )
 from infersight.core.timing import stream_timing
 from infersight.exporters.prometheus import GatewayMetrics
-from infersight.gateway.direct_relay import DirectRelay, client_transport
+from infersight.gateway.direct_relay import DirectRelay, start_direct
 from infersight.gateway.errors import error_body, sse_error_event
 from infersight.gateway.exchange import Exchange, build_record, usage_int
 from infersight.gateway.routing import Upstream, UpstreamRouter
@@ -210,15 +210,20 @@ class ProxyHandler:
             strip_usage=strip_usage, capture_text=self.settings.capture_text
         )
         outcome.status = 200
-        await _send(
-            send,
-            {"type": "http.response.start", "status": 200, "headers": _response_headers(response)},
-        )
+        start = {
+            "type": "http.response.start",
+            "status": 200,
+            "headers": _response_headers(response),
+        }
         read_timeout = self.settings.read_timeout_s
-        direct = client_transport(send)
+        try:
+            direct = await start_direct(send, start)
+        except OSError as exc:
+            raise ClientGone from exc
         if direct is not None:
             failure = await _relay_direct(send, response, observer, read_timeout, *direct)
         else:
+            await _send(send, start)
             failure = await _relay_queued(send, response, observer, read_timeout)
         tail = observer.flush()
         if failure is not None:
@@ -319,10 +324,14 @@ async def _relay_direct(
     read_timeout_s: float,
     cycle: Any,
     transport: asyncio.Transport,
+    head: bytes,
 ) -> UpstreamError | None:
     """Body pieces are written to the client from the upstream's read callback; this task
-    only waits for the end, and for a slow client to drain when asked."""
-    response.relay_directly(DirectRelay(observer, response, cycle, transport))
+    only waits for the end, and for a slow client to drain when asked. The response head
+    goes out with the body that is already here, or alone before the first wait."""
+    relay = DirectRelay(observer, response, cycle, transport, head)
+    response.relay_directly(relay)
+    relay.flush_head()
     try:
         while True:
             try:
