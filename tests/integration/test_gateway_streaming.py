@@ -3,6 +3,7 @@ records agrees with what the client saw and with the sim's knobs."""
 
 from __future__ import annotations
 
+import socket
 import time
 
 import httpx
@@ -217,3 +218,57 @@ def test_slow_client_gets_every_byte_of_a_long_stream(
     assert paused, "the client never fell behind: the test did not exercise flow control"
     (rec,) = s.records()
     assert rec.completion_tokens == 60_000 and rec.error_class is None
+
+
+def _post_raw(url: str, body: bytes) -> socket.socket:
+    host, port = url.removeprefix("http://").rsplit(":", 1)
+    sock = socket.create_connection((host, int(port)), timeout=10)
+    head = (
+        f"POST /v1/chat/completions HTTP/1.1\r\nHost: {host}\r\n"
+        f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n\r\n"
+    ).encode()
+    sock.sendall(head + body)
+    return sock
+
+
+def test_response_head_goes_out_with_the_first_events(stack: StackFactory) -> None:
+    """A fast upstream's first events arrive soon after its headers (the sim sends its head,
+    then waits 3 ms for the first token): the gateway writes the head together with them, so
+    the client's first read holds head and body."""
+    s = stack(SimKnobs(tokens=3, ttft_ms=3))
+    body = b'{"model":"sim-model","stream":true,"messages":[{"role":"user","content":"hi"}]}'
+    together = []
+    for _ in range(5):  # each request on a fresh connection: one first read each
+        sock = _post_raw(s.url, body)
+        try:
+            first = sock.recv(65536)
+        finally:
+            sock.close()
+        assert first.startswith(b"HTTP/1.1 200 ")
+        head, _, rest = first.partition(b"\r\n\r\n")
+        assert b"text/event-stream" in head
+        together.append(b"data: {" in rest)
+    # a stall of the (shared, busy) test machine past the 10 ms hold may split one
+    assert sum(together) >= 4, f"first reads held head and body: {together}"
+
+
+def test_response_head_does_not_wait_for_a_slow_first_token(stack: StackFactory) -> None:
+    """With a slow first token the head goes out on its own after a short hold (10 ms), long
+    before the body: clients and proxies see the response start at once."""
+    s = stack(SimKnobs(tokens=2, ttft_ms=400))
+    body = b'{"model":"sim-model","stream":true,"messages":[{"role":"user","content":"hi"}]}'
+    sock = _post_raw(s.url, body)
+    try:
+        t0 = time.perf_counter()
+        first = sock.recv(65536)
+        t_head = time.perf_counter() - t0
+        data = first
+        while b"data: [DONE]" not in data:
+            piece = sock.recv(65536)
+            assert piece, "the stream ended early"
+            data += piece
+        t_end = time.perf_counter() - t0
+    finally:
+        sock.close()
+    assert first.startswith(b"HTTP/1.1 200 ") and first.endswith(b"\r\n\r\n")
+    assert t_head < 0.2 < 0.35 < t_end  # the head long before the 400 ms first token

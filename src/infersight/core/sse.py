@@ -28,6 +28,9 @@ _USAGE_RE: Final = re.compile(rb'"usage"\s*:\s*\{')
 _DONE: Final = b"[DONE]"
 # Past this many bytes without an event boundary the stream is not SSE: relay it raw.
 MAX_PENDING_BYTES: Final = 256 * 1024
+# The stream's last reads (of complete events) that `flush` searches for the finish reason
+# and [DONE]: the final chunks (finish, usage, [DONE]) come in at most a few reads.
+TAIL_READS: Final = 8
 
 
 def _last_boundary(buf: bytes) -> int:
@@ -93,22 +96,30 @@ def chunk_text(obj: Any) -> str:
 
 
 def _first_marker(block: bytes) -> int:
-    """Index of the first usage block or error key in `block`, or -1."""
-    found = [i for i in (block.find(b'"error"'), block.find(b'"usage":{')) if i >= 0]
-    if b'": ' in block:
+    """Index of the first usage block or error key in `block`, or -1. OpenAI-style servers
+    put `"usage":null` in every chunk once usage is requested: those are not markers."""
+    error = block.find(b'"error"')
+    usage = -1
+    n_usage = block.count(b'"usage"')
+    if n_usage and n_usage != block.count(b'"usage":null'):
         m = _USAGE_RE.search(block)
-        if m:
-            found.append(m.start())
-    return min(found) if found else -1
+        usage = m.start() if m else -1
+    if error < 0 or 0 <= usage < error:
+        return usage
+    return error
 
 
 def count_content_events(block: bytes) -> int:
     """Events in `block` that carry generated output (a non-empty content/text/reasoning/
     tool-argument string). Compact JSON is counted with C-level substring counts; JSON with
     spaces after colons falls back to a regular expression."""
-    if b'": ' in block:
+    n = block.count(b'"content":"')
+    if n:
+        n -= block.count(b'"content":""')
+        if n == block.count(b"data:"):
+            return n  # every event carries content: no other key can add one
+    elif b'": ' in block:
         return len(_CONTENT_RE.findall(block))
-    n = block.count(b'"content":"') - block.count(b'"content":""')
     if b'"text":"' in block:
         n += block.count(b'"text":"') - block.count(b'"text":""')
     if b"reasoning" in block or b'"arguments":"' in block:
@@ -142,6 +153,7 @@ class SSEStreamObserver:
     bytes_total: int = 0
     text_parts: list[str] = field(default_factory=list)
     _pending: bytes = b""
+    _tail: list[bytes] = field(default_factory=list)
     _raw: bool = False
 
     def feed(self, t: float, data: bytes) -> bytes:
@@ -159,6 +171,12 @@ class SSEStreamObserver:
             return b""
         block = buf[:end] if end < len(buf) else buf
         self._pending = buf[end:]
+        # The finish reason and [DONE] come at the end: they are read from the stream's
+        # last reads once, in `flush`, instead of being searched for in every read.
+        tail = self._tail
+        tail.append(block)
+        if len(tail) > TAIL_READS:
+            del tail[0]
         if self.capture_text:
             return self._feed_slow(t, block)
         marker = _first_marker(block)
@@ -174,10 +192,6 @@ class SSEStreamObserver:
         n_content = count_content_events(block)
         if n_content:
             self.content_times.extend([t] * n_content)
-        if b'"finish_reason":"' in block or b'"finish_reason": "' in block:
-            self._note_finish(block)
-        if _DONE in block:
-            self.done = True
         return block
 
     def _note_finish(self, block: bytes) -> None:
@@ -224,7 +238,14 @@ class SSEStreamObserver:
         return b"".join(e + b"\n\n" for e in kept)
 
     def flush(self) -> bytes:
-        """Bytes still held at the end of the stream (an unterminated last event)."""
+        """End of the stream: notes the finish reason and [DONE] from the last complete
+        events, and returns the bytes still held (an unterminated last event)."""
+        tail = b"".join(self._tail)
+        self._tail.clear()
+        if b'"finish_reason"' in tail:
+            self._note_finish(tail)
+        if _DONE in tail:
+            self.done = True
         rest, self._pending = self._pending, b""
         return rest
 

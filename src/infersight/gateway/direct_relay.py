@@ -9,10 +9,10 @@ the final `send(more_body=False)` writes the terminating chunk. Anything unexpec
 the server falls back to the queued path.
 
 The response head that uvicorn renders for `http.response.start` is held back and written in
-one system call with the body that has already arrived (often the first events come in the
-same upstream read as the upstream's headers): the client wakes once, with its first token,
-instead of once for the head and again for the body. Nothing waits for it: whatever the
-upstream has not sent yet, the head goes out before the relay waits for more.
+one system call with the first events of the body: the client wakes once, with its first
+token, instead of once for the head and again for the body. No byte of the body waits for
+this; only the head does, for at most HEAD_HOLD_S when the upstream sends its headers long
+before its first token (a model still in its queue or prefill).
 """
 
 from __future__ import annotations
@@ -27,6 +27,8 @@ from infersight.upstreams.http1 import UpstreamError, UpstreamResponse
 # Past this many bytes waiting in the client's socket buffer, stop reading from the upstream
 # until the client catches up.
 HIGH_WATER_BYTES: Final = 1024 * 1024
+# The longest the response head waits for the first events of the body, to go out with them.
+HEAD_HOLD_S: Final = 0.01
 _UVICORN_HTTPTOOLS: Final = "uvicorn.protocols.http.httptools_impl"
 
 

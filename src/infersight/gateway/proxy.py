@@ -24,7 +24,7 @@ from infersight.core.sse import (
 )
 from infersight.core.timing import stream_timing
 from infersight.exporters.prometheus import GatewayMetrics
-from infersight.gateway.direct_relay import DirectRelay, start_direct
+from infersight.gateway.direct_relay import HEAD_HOLD_S, DirectRelay, start_direct
 from infersight.gateway.errors import error_body, sse_error_event
 from infersight.gateway.exchange import Exchange, build_record, usage_int
 from infersight.gateway.routing import Upstream, UpstreamRouter
@@ -331,7 +331,9 @@ async def _relay_direct(
     goes out with the body that is already here, or alone before the first wait."""
     relay = DirectRelay(observer, response, cycle, transport, head)
     response.relay_directly(relay)
-    relay.flush_head()
+    hold = None
+    if relay.head:  # no body yet: the head waits a moment for the first events
+        hold = asyncio.get_running_loop().call_later(HEAD_HOLD_S, relay.flush_head)
     try:
         while True:
             try:
@@ -345,6 +347,9 @@ async def _relay_direct(
             await _send(send, {"type": "http.response.body", "body": b"", "more_body": True})
             response.resume_reading()
     finally:
+        if hold is not None:
+            hold.cancel()
+        relay.flush_head()
         response.relay_directly(None)
 
 

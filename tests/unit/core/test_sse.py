@@ -37,6 +37,7 @@ def test_complete_events_pass_through_unchanged() -> None:
     obs = SSEStreamObserver()
     assert obs.feed(1.0, stream) == stream
     assert obs.content_times == [1.0, 1.0]  # the empty role chunk carries no content
+    assert obs.flush() == b""  # the end of the stream: finish reason and [DONE] are noted
     assert obs.finish_reason == "stop"
     assert obs.done
 
@@ -75,6 +76,7 @@ def test_usage_chunk_stripped_when_requested_and_usage_kept() -> None:
     assert USAGE_ONLY not in out
     assert out == chunk("Hi", usage=None) + chunk(finish="length", usage=None) + DONE
     assert obs.usage == {"prompt_tokens": 5, "completion_tokens": 3, "total_tokens": 8}
+    obs.flush()
     assert obs.finish_reason == "length"
 
 
@@ -171,3 +173,34 @@ def test_count_content_events_compact_spaced_reasoning_and_tools() -> None:
     assert count_content_events(tool) == 1
     completion = b'data: {"choices":[{"text":" x"}]}\n\ndata: {"choices":[{"text":""}]}\n\n'
     assert count_content_events(completion) == 1
+    # content events next to a reasoning-only one: every key counts
+    thinking = b'data: {"choices":[{"delta":{"reasoning":"hm"}}]}\n\n'
+    assert count_content_events(chunk("a") + thinking + chunk("b")) == 3
+    # "data:" inside generated text does not hide a reasoning event
+    assert count_content_events(chunk("data: x") + thinking) == 2
+
+
+def test_finish_reason_and_done_found_across_the_last_reads() -> None:
+    """One event per read, as a paced upstream sends them: finish, usage, [DONE] arrive in
+    three reads after the content, and `flush` still finds them."""
+    obs = SSEStreamObserver(strip_usage=True)
+    reads = [chunk("x", usage=None)] * 20 + [chunk(finish="length", usage=None), USAGE_ONLY, DONE]
+    relayed = b"".join(obs.feed(float(i), piece) for i, piece in enumerate(reads))
+    assert USAGE_ONLY not in relayed and relayed.endswith(DONE)
+    assert obs.finish_reason is None and not obs.done  # noted at the end, not per read
+    assert obs.flush() == b""
+    assert obs.finish_reason == "length" and obs.done
+    assert len(obs.content_times) == 20
+
+
+def test_usage_null_in_every_chunk_is_not_a_usage_marker() -> None:
+    """With include_usage, OpenAI-style servers send `"usage":null` in every chunk: only a
+    usage object sends a block down the JSON-parsing path."""
+    from infersight.core.sse import _first_marker
+
+    null_chunk = b'data: {"choices":[{"delta":{"content":"a"}}],"usage":null}\n\n'
+    assert _first_marker(null_chunk * 3) == -1
+    assert _first_marker(null_chunk + USAGE_ONLY) == len(null_chunk) + USAGE_ONLY.find(b'"usage"')
+    spaced = null_chunk.replace(b'":', b'": ')
+    assert _first_marker(spaced * 2) == -1
+    assert _first_marker(b'data: {"error":{"message":"x"},"usage":null}\n\n') == 7

@@ -39,6 +39,7 @@ def _stream(reads: list[tuple[float, bytes]], usage: dict[str, int] | None) -> E
     if usage is not None:
         tail += b'data: {"choices":[],"usage":' + json.dumps(usage).encode() + b"}\n\n"
     obs.feed(end, tail + b"data: [DONE]\n\n")
+    obs.flush()  # the end of the stream, as the client's reader does
     return Exchange(t_start=10.0, t_end=end, status=200, observer=obs)
 
 
