@@ -61,6 +61,16 @@ def process_cpu_s(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / _CLK_TCK  # fields 14 utime, 15 stime
 
 
+def process_tree_cpu_s(pid: int) -> float:
+    """CPU seconds of a process and its children (nginx: the master and its worker)."""
+    total = process_cpu_s(pid)
+    try:
+        children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
+    except OSError:
+        return total
+    return total + sum(process_cpu_s(int(c)) for c in children)
+
+
 def _all_processes_cpu_ticks() -> dict[int, int]:
     out: dict[int, int] = {}
     try:
@@ -255,3 +265,54 @@ def stopping(*children: ChildProcess) -> Iterator[None]:
     finally:
         for child in reversed(children):
             child.stop()
+
+
+NGINX_CONF = """\
+worker_processes 1;
+pid {work}/nginx.pid;
+error_log {work}/nginx-error.log warn;
+events {{ worker_connections 8192; }}
+http {{
+  access_log off;
+  client_body_temp_path {work}/nginx-body;
+  proxy_temp_path {work}/nginx-proxy;
+  upstream upstream {{ server {upstream}; keepalive 1024; }}
+  server {{
+    listen {host}:{port};
+    location = /healthz {{ return 200 "ok"; }}
+    location / {{
+      proxy_pass http://upstream;
+      proxy_http_version 1.1;
+      proxy_set_header Connection "";
+      proxy_buffering off;
+      proxy_request_buffering off;
+    }}
+  }}
+}}
+"""
+
+
+def start_nginx(workdir: Path, upstream_url: str, *, port: int | None = None) -> ChildProcess:
+    """nginx as a plain streaming reverse proxy (one worker, keep-alive to the upstream,
+    no buffering): the floor for what a proxy costs, measured beside the gateway."""
+    binary = shutil.which("nginx") or next(
+        (p for p in ("/usr/sbin/nginx",) if Path(p).exists()), None
+    )
+    if binary is None:
+        raise FileNotFoundError("nginx is not installed (Debian: apt-get install nginx-light)")
+    port = port or free_port()
+    here = workdir / "nginx"
+    here.mkdir(parents=True, exist_ok=True)
+    conf = here / "nginx.conf"
+    upstream = upstream_url.removeprefix("http://").rstrip("/")
+    conf.write_text(NGINX_CONF.format(work=here, upstream=upstream, host=HOST, port=port))
+    argv = [binary, "-p", str(here), "-c", str(conf), "-g", "daemon off;"]
+    url = f"http://{HOST}:{port}"
+    child = ChildProcess("nginx", argv, cwd=here, log_path=here / "nginx.log", url=url)
+    child.cpu_s = lambda: process_tree_cpu_s(child.pid)  # type: ignore[method-assign]
+    try:
+        child.wait_healthy(10)
+    except BaseException:
+        child.stop(5)
+        raise
+    return child

@@ -64,7 +64,14 @@ from _loadclient import (
     percentile,
     run_closed_loop,
 )
-from _procs import ChildProcess, OtherProcessesCpu, own_cpu_s, start_gateway, start_sim
+from _procs import (
+    ChildProcess,
+    OtherProcessesCpu,
+    own_cpu_s,
+    start_gateway,
+    start_nginx,
+    start_sim,
+)
 
 _T = TypeVar("_T")
 DEFAULT_LEVELS = (1, 16, 64, 256)
@@ -121,26 +128,25 @@ async def drive_scenario(
     rounds: int,
     measure_s: float,
     console: Console,
+    nginx: ChildProcess | None = None,
 ) -> dict[int, dict[str, LoadStats]]:
-    sim_port = int(sim.url.rsplit(":", 1)[1])
-    gw_port = int(gateway.url.rsplit(":", 1)[1])
-    ours = {os.getpid(), sim.pid, gateway.pid}
+    proxies = {"gateway": gateway} if nginx is None else {"gateway": gateway, "nginx": nginx}
+    ours = {os.getpid(), sim.pid, *(p.pid for p in proxies.values())}
     probes: dict[str, Callable[[], float]] = {
-        "gateway": gateway.cpu_s,
+        **{name: p.cpu_s for name, p in proxies.items()},
         "sim": sim.cpu_s,
         "client": own_cpu_s,
         "others": OtherProcessesCpu(ours),
     }
+    ports = {name: int(p.url.rsplit(":", 1)[1]) for name, p in {"direct": sim, **proxies}.items()}
     out: dict[int, dict[str, LoadStats]] = {}
     for c in levels:
         tag = f"{scn.key}-level-{c}"
-        targets = {
-            "direct": (sim_port, request_bytes(sim_port, tag)),
-            "gateway": (gw_port, request_bytes(gw_port, tag)),
-        }
-        sides = {"direct": LoadStats(), "gateway": LoadStats()}
+        targets = {name: (port, request_bytes(port, tag)) for name, port in ports.items()}
+        sides = {name: LoadStats() for name in targets}
+        names = list(targets)
         for r in range(rounds):
-            order = ("direct", "gateway") if r % 2 == 0 else ("gateway", "direct")
+            order = names if r % 2 == 0 else names[::-1]
             for name in order:
                 port, raw = targets[name]
                 side = sides[name]
@@ -252,6 +258,20 @@ def level_summary(
         "gateway_cpu_ms_per_request_net_of_idle": net_ms,
         "gateway_cpu_core_fraction": g["cpu_core_fraction"].get("gateway", math.nan),
         "gateway_idle_core_fraction": idle,
+        **({"nginx": reference_summary(d, sides["nginx"], scn)} if "nginx" in sides else {}),
+    }
+
+
+def reference_summary(d: dict[str, Any], side: LoadStats, scn: Scenario) -> dict[str, Any]:
+    """nginx measured in the same run: what it adds over direct, its throughput, its CPU."""
+    n = side_summary(side, scn.tokens)
+    return {
+        **n,
+        "added": {k: n[k] - d[k] for k in ("ttft_p50_ms", "ttft_p99_ms", "e2e_p50_ms")},
+        "throughput_ratio": (
+            n["tokens_per_s"] / d["tokens_per_s"] if d["tokens_per_s"] else math.nan
+        ),
+        "nginx_cpu_ms_per_request": n["cpu_ms_per_request"].get("nginx", math.nan),
     }
 
 
@@ -324,6 +344,29 @@ def print_scenario(console: Console, scn: Scenario, levels: dict[int, dict[str, 
     console.print(lat)
     console.print(thr)
     console.print(cpu)
+    if all("nginx" in lv for lv in levels.values()):
+        ref = Table(
+            title=f"{scn.key}: nginx, same run (reference floor) beside the gateway",
+            title_justify="left",
+        )
+        for col in ("streams", "added TTFT p50 ms nginx/gateway", "added TTFT p99 ms",
+                    "added E2E p50 ms", "tokens/s ÷ direct", "CPU ms/req"):  # fmt: skip
+            ref.add_column(col, justify="right")
+        for c, lv in levels.items():
+            n, a = lv["nginx"], lv["added"]
+
+            def both(x: float, y: float) -> str:
+                return f"{x:+.3f} / {y:+.3f}"
+
+            ref.add_row(
+                str(c),
+                both(n["added"]["ttft_p50_ms"], a["ttft_p50_ms"]),
+                both(n["added"]["ttft_p99_ms"], a["ttft_p99_ms"]),
+                both(n["added"]["e2e_p50_ms"], a["e2e_p50_ms"]),
+                f"{_f(n['throughput_ratio'])} / {_f(lv['throughput_ratio'])}",
+                f"{_f(n['nginx_cpu_ms_per_request'])} / {_f(lv['gateway_cpu_ms_per_request'])}",
+            )
+        console.print(ref)
     for c, lv in levels.items():
         for name in ("direct", "gateway"):
             for msg, n in lv[name]["errors"].items():
@@ -388,6 +431,7 @@ def run_scenario(
     rounds: int,
     measure_s: float,
     console: Console,
+    with_nginx: bool = False,
 ) -> dict[str, Any]:
     here = workdir / scn.key
     here.mkdir(parents=True, exist_ok=True)
@@ -396,21 +440,34 @@ def run_scenario(
     loop = new_event_loop()
     sim = start_sim(here, scn.sim)
     gateway: ChildProcess | None = None
+    nginx: ChildProcess | None = None
     try:
         gateway = start_gateway(here, sim.url, db_path)
         console.print(
             f"  sim pid {sim.pid} on {sim.url}, gateway pid {gateway.pid} on {gateway.url}"
         )
+        if with_nginx:
+            nginx = start_nginx(here, sim.url)
+            console.print(f"  nginx pid {nginx.pid} on {nginx.url} (reference)")
         sides = run_interruptibly(
             loop,
             drive_scenario(
-                scn, levels, sim, gateway, rounds=rounds, measure_s=measure_s, console=console
+                scn,
+                levels,
+                sim,
+                gateway,
+                rounds=rounds,
+                measure_s=measure_s,
+                console=console,
+                nginx=nginx,
             ),
         )
         t0 = time.monotonic()
         rc = gateway.stop()  # SIGINT: the gateway flushes its records, then exits
         stop_s = time.monotonic() - t0
     finally:
+        if nginx is not None:
+            nginx.stop()
         if gateway is not None:
             gateway.stop()
         sim.stop()
@@ -482,6 +539,11 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--rounds", type=int, help="direct/gateway rounds per level (default 2)")
     p.add_argument("--json", metavar="PATH", help="write all results as JSON")
     p.add_argument("--keep", action="store_true", help="keep the work directory (logs, SQLite)")
+    p.add_argument(
+        "--nginx",
+        action="store_true",
+        help="also measure nginx as a plain reverse proxy in the same run (the floor)",
+    )
     args = p.parse_args(argv)
     measure_s = args.duration or (1.5 if args.quick else 4.0)
     rounds = args.rounds or (1 if args.quick else 2)
@@ -515,12 +577,12 @@ def main(argv: list[str] | None = None) -> int:
         for key in keys:
             results["scenarios"][key] = run_scenario(
                 SCENARIOS[key], args.levels, workdir, rounds=rounds, measure_s=measure_s,
-                console=console,
+                console=console, with_nginx=args.nginx,
             )  # fmt: skip
     except KeyboardInterrupt:
         console.print("[red]interrupted; child processes stopped[/]")
         return 130
-    except RuntimeError as exc:
+    except (RuntimeError, FileNotFoundError) as exc:
         console.print(f"[red]could not run: {exc}[/]")
         return 1
     finally:
