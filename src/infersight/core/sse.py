@@ -28,9 +28,10 @@ _USAGE_RE: Final = re.compile(rb'"usage"\s*:\s*\{')
 _DONE: Final = b"[DONE]"
 # Past this many bytes without an event boundary the stream is not SSE: relay it raw.
 MAX_PENDING_BYTES: Final = 256 * 1024
-# The stream's last reads (of complete events) that `flush` searches for the finish reason
-# and [DONE]: the final chunks (finish, usage, [DONE]) come in at most a few reads.
-TAIL_READS: Final = 8
+# How much of the stream's end (whole reads of complete events, at least this many bytes)
+# `flush` searches for the finish reason and [DONE]: the final chunks (finish, usage,
+# [DONE]) of even many-choice streams, and keep-alive comments between them, fit.
+TAIL_BYTES: Final = 16 * 1024
 
 
 def _last_boundary(buf: bytes) -> int:
@@ -154,6 +155,7 @@ class SSEStreamObserver:
     text_parts: list[str] = field(default_factory=list)
     _pending: bytes = b""
     _tail: list[bytes] = field(default_factory=list)
+    _tail_bytes: int = 0
     _raw: bool = False
 
     def feed(self, t: float, data: bytes) -> bytes:
@@ -175,8 +177,9 @@ class SSEStreamObserver:
         # last reads once, in `flush`, instead of being searched for in every read.
         tail = self._tail
         tail.append(block)
-        if len(tail) > TAIL_READS:
-            del tail[0]
+        self._tail_bytes += len(block)
+        while self._tail_bytes - len(tail[0]) >= TAIL_BYTES:
+            self._tail_bytes -= len(tail.pop(0))
         if self.capture_text:
             return self._feed_slow(t, block)
         marker = _first_marker(block)
@@ -242,6 +245,7 @@ class SSEStreamObserver:
         events, and returns the bytes still held (an unterminated last event)."""
         tail = b"".join(self._tail)
         self._tail.clear()
+        self._tail_bytes = 0
         if b'"finish_reason"' in tail:
             self._note_finish(tail)
         if _DONE in tail:

@@ -204,3 +204,12 @@ def test_usage_null_in_every_chunk_is_not_a_usage_marker() -> None:
     spaced = null_chunk.replace(b'":', b'": ')
     assert _first_marker(spaced * 2) == -1
     assert _first_marker(b'data: {"error":{"message":"x"},"usage":null}\n\n') == 7
+
+
+def test_finish_reason_found_after_many_keep_alive_comments() -> None:
+    obs = SSEStreamObserver()
+    reads = [chunk("x"), chunk(finish="stop")] + [b": keep-alive\n\n"] * 200 + [DONE]
+    for i, piece in enumerate(reads):
+        obs.feed(float(i), piece)
+    obs.flush()
+    assert obs.finish_reason == "stop" and obs.done
