@@ -33,15 +33,20 @@ _UVICORN_HTTPTOOLS: Final = "uvicorn.protocols.http.httptools_impl"
 
 
 class _HeadCapture:
-    """Stands in for the client transport while uvicorn renders the response head."""
+    """Stands in for the client transport while uvicorn renders the response head: writes
+    are kept, everything else is the real transport's."""
 
-    __slots__ = ("parts",)
+    __slots__ = ("parts", "real")
 
-    def __init__(self) -> None:
+    def __init__(self, real: Any) -> None:
+        self.real = real
         self.parts: list[bytes] = []
 
     def write(self, data: bytes) -> None:
         self.parts.append(bytes(data))
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.real, name)
 
 
 async def start_direct(
@@ -63,7 +68,7 @@ async def start_direct(
         or getattr(cycle, "response_started", True)
     ):
         return None
-    capture = _HeadCapture()
+    capture = _HeadCapture(transport)
     cycle.transport = capture
     try:
         await send(start)
