@@ -52,13 +52,12 @@ class _HeadCapture:
 async def start_direct(
     send: Any, start: Mapping[str, Any]
 ) -> tuple[Any, asyncio.Transport, bytes] | None:
-    """Send `start` (an `http.response.start` message) through uvicorn's httptools response
-    cycle behind `send`, keeping the rendered head instead of writing it.
+    """Start the response: send `start` (an `http.response.start` message) through `send`.
 
-    Returns (cycle, transport, head) when the response is chunked and the body can be written
-    to the transport directly; the caller must write `head` first. Returns None when `send`
-    belongs to another server (nothing sent yet: send `start` as usual) and the queued path
-    applies; a head that was rendered all the same has then been written.
+    Behind uvicorn's httptools response cycle the rendered head is kept instead of written,
+    and (cycle, transport, head) is returned: the body can be written to the transport
+    directly, `head` first. Otherwise the response has started the usual way (the head is
+    out) and None is returned: the body goes through `send`.
     """
     cycle: Any = getattr(send, "__self__", None)
     transport = getattr(cycle, "transport", None)
@@ -67,6 +66,7 @@ async def start_direct(
         or type(cycle).__module__ != _UVICORN_HTTPTOOLS
         or getattr(cycle, "response_started", True)
     ):
+        await send(start)
         return None
     capture = _HeadCapture(transport)
     cycle.transport = capture
@@ -75,7 +75,7 @@ async def start_direct(
     finally:
         cycle.transport = transport
     head = b"".join(capture.parts)
-    if getattr(cycle, "chunked_encoding", None) is not True:
+    if getattr(cycle, "chunked_encoding", None) is not True:  # not a framing we write
         if head:
             transport.write(head)
         return None

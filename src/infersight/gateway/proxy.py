@@ -223,7 +223,6 @@ class ProxyHandler:
         if direct is not None:
             failure = await _relay_direct(send, response, observer, read_timeout, *direct)
         else:
-            await _send(send, start)
             failure = await _relay_queued(send, response, observer, read_timeout)
         tail = observer.flush()
         if failure is not None:
@@ -328,7 +327,7 @@ async def _relay_direct(
 ) -> UpstreamError | None:
     """Body pieces are written to the client from the upstream's read callback; this task
     only waits for the end, and for a slow client to drain when asked. The response head
-    goes out with the body that is already here, or alone before the first wait."""
+    goes out with the first events, or alone after HEAD_HOLD_S without them."""
     relay = DirectRelay(observer, response, cycle, transport, head)
     response.relay_directly(relay)
     hold = None
