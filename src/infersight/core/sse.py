@@ -246,9 +246,14 @@ class SSEStreamObserver:
         tail = b"".join(self._tail)
         self._tail.clear()
         self._tail_bytes = 0
-        if b'"finish_reason"' in tail:
-            self._note_finish(tail)
-        if _DONE in tail:
+        # searched from the end, where they are: the last non-null finish reason wins
+        at = tail.rfind(b'"finish_reason":"')
+        if at < 0:
+            at = tail.rfind(b'"finish_reason": "')
+        m = _FINISH_RE.match(tail, at) if at >= 0 else None
+        if m:
+            self.finish_reason = m.group(1).decode("ascii", "replace")
+        if tail.rfind(_DONE) >= 0:
             self.done = True
         rest, self._pending = self._pending, b""
         return rest
