@@ -124,5 +124,7 @@ def test_demo_serves_real_model_and_records_requests(tmp_path: Path) -> None:
         assert rec.model == "smollm2-135m-instruct"
         assert rec.ttft_s is not None and 0 < rec.ttft_s < 60
         assert rec.completion_tokens and rec.completion_tokens <= 16
+        # the stream's end was seen: llama.cpp's last chunk carries the finish reason
+        assert rec.finish_reason in {"stop", "length"}
         # llama.cpp's server sends no usage in streams: counts are marked as estimates
         assert rec.tokens_estimated
