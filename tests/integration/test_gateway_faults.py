@@ -150,6 +150,35 @@ def test_client_disconnect_cancels_the_upstream_request(stack: StackFactory) -> 
     assert rec.e2e_s < 2.0  # far less than the 4 s the full answer would take
 
 
+@pytest.mark.parametrize("stream", [False, True])
+def test_client_leaving_before_the_upstream_answers_cancels_it(
+    stack: StackFactory, stream: bool
+) -> None:
+    """A non-streamed answer sends no byte until it is done, a streamed one only its head
+    before the first token: a client that leaves meanwhile still cancels the upstream's
+    request at once, and is recorded as client_disconnect."""
+    s = stack(SimKnobs(tokens=10, ttft_ms=1500, itl_ms=10))
+    body = json.dumps({**CHAT, "stream": stream}).encode()
+    host, port = s.url.removeprefix("http://").rsplit(":", 1)
+    sock = socket.create_connection((host, int(port)), timeout=10)
+    head = (
+        f"POST /v1/chat/completions HTTP/1.1\r\nHost: {host}\r\n"
+        f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n\r\n"
+    )
+    sock.sendall(head.encode() + body)
+    time.sleep(0.3)  # the request is upstream, waiting for its first token
+    sock.close()
+    assert s.sim is not None
+    deadline = time.monotonic() + 5
+    while s.sim.state.client_disconnects_total == 0 and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert s.sim.state.client_disconnects_total == 1
+    assert s.sim.state.completed_total == 0
+    (rec,) = s.records()
+    assert rec.error_class == "client_disconnect"
+    assert rec.e2e_s < 1.0  # not the 1.6 s the answer would have taken
+
+
 @pytest.mark.parametrize(("status", "error_class"), [(500, "upstream_5xx"), (429, "upstream_4xx")])
 def test_upstream_error_status_is_passed_through(
     stack: StackFactory, status: int, error_class: str

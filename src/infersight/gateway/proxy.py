@@ -154,48 +154,64 @@ class ProxyHandler:
         upstream: Upstream,
         outcome: Exchange,
     ) -> None:
-        headers = outcome.headers
-        t0 = outcome.t0
         injected = with_usage_requested(req)
         body = injected if injected is not None else req.body_bytes
         fwd = [
             (k, v)
-            for k, v in headers
+            for k, v in outcome.headers
             if k not in _DROP_REQUEST and not k.startswith(b"x-infersight-")
         ]
-        s = self.settings
+        # from here on a client that goes away ends the exchange, and the upstream's request
+        # with it: while the upstream thinks (a non-streamed answer sends no byte before it
+        # is done) as well as while it streams
+        gone: asyncio.Future[Message] = asyncio.ensure_future(receive())
         try:
             response = await upstream.pool.send(
-                "POST", scope["path"], fwd, body, header_timeout_s=s.first_byte_timeout_s
+                "POST",
+                scope["path"],
+                fwd,
+                body,
+                header_timeout_s=self.settings.first_byte_timeout_s,
+                client_gone=gone,
             )
         except UpstreamError as exc:
-            if exc.kind == "timeout":
-                outcome.status, outcome.error_class = 504, "upstream_timeout"
-                msg = f"upstream '{upstream.name}' ({upstream.url}) did not answer in time: {exc}"
-            else:
-                outcome.status, outcome.error_class = 502, "upstream_unreachable"
-                msg = f"upstream '{upstream.name}' ({upstream.url}) is unreachable: {exc}"
-            outcome.error_message = msg
-            await _respond(
-                send, outcome.status, error_body(outcome.status, msg, code=outcome.error_class)
-            )
+            gone.cancel()
+            await self._upstream_failed(send, upstream, outcome, exc)
             return
-        gone: asyncio.Future[Message] = asyncio.ensure_future(receive())
-        gone.add_done_callback(lambda _: response.fail(UpstreamError("client", "client went away")))
         try:
             content_type = response.header(b"content-type") or b""
             if response.status == 200 and content_type.startswith(b"text/event-stream"):
                 await self._relay_stream(
-                    send, response, injected is not None, upstream, t0, outcome
+                    send, response, injected is not None, upstream, outcome.t0, outcome
                 )
             else:
-                await self._relay_whole(send, response, upstream, t0, outcome)
+                await self._relay_whole(send, response, upstream, outcome.t0, outcome)
         except ClientGone:
             outcome.error_class = "client_disconnect"
             outcome.error_message = "client disconnected before the response ended"
         finally:
             gone.cancel()
             response.close()
+
+    @staticmethod
+    async def _upstream_failed(
+        send: Send, upstream: Upstream, outcome: Exchange, exc: UpstreamError
+    ) -> None:
+        """No response from the upstream: the client left, or a 504 / 502 for it."""
+        if exc.kind == "client":
+            outcome.error_class = "client_disconnect"
+            outcome.error_message = "client disconnected before the upstream answered"
+            return
+        if exc.kind == "timeout":
+            outcome.status, outcome.error_class = 504, "upstream_timeout"
+            msg = f"upstream '{upstream.name}' ({upstream.url}) did not answer in time: {exc}"
+        else:
+            outcome.status, outcome.error_class = 502, "upstream_unreachable"
+            msg = f"upstream '{upstream.name}' ({upstream.url}) is unreachable: {exc}"
+        outcome.error_message = msg
+        await _respond(
+            send, outcome.status, error_body(outcome.status, msg, code=outcome.error_class)
+        )
 
     async def _relay_stream(
         self,

@@ -16,7 +16,7 @@ import ssl
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import cast
+from typing import Any, cast
 from urllib.parse import urlsplit
 
 import httptools
@@ -131,6 +131,10 @@ class UpstreamResponse:
         if self._error is None and not self.complete:
             self._error = error
         self._wake()
+
+    def client_went_away(self, _: object = None) -> None:
+        """The downstream client is gone: end this exchange (a done-callback)."""
+        self.fail(UpstreamError("client", "client went away"))
 
     # -- called by the consumer -------------------------------------------------------------
     def relay_directly(self, sink: BodySink | None) -> None:
@@ -379,11 +383,15 @@ class ConnectionPool:
         body: bytes,
         *,
         header_timeout_s: float,
+        client_gone: asyncio.Future[Any] | None = None,
     ) -> UpstreamResponse:
         """Send a request and wait for the response's status line and headers.
 
         A reused keep-alive connection that the upstream had already closed fails before any
         byte of response; the request is then sent once more on a fresh connection.
+        When `client_gone` resolves (the downstream client disconnected), the exchange ends
+        with UpstreamError('client'), before or after the headers, and the connection is
+        dropped, which cancels the request upstream.
         """
         target = self.origin.base_path + path
         head = [
@@ -399,6 +407,8 @@ class ConnectionPool:
             if conn.closed:
                 continue
             response = conn.send(payload)
+            if client_gone is not None:
+                client_gone.add_done_callback(response.client_went_away)
             try:
                 await wait_headers(response, header_timeout_s)
                 return response
@@ -408,6 +418,8 @@ class ConnectionPool:
                     raise
         conn = await self._connect()
         response = conn.send(payload)
+        if client_gone is not None:
+            client_gone.add_done_callback(response.client_went_away)
         try:
             await wait_headers(response, header_timeout_s)
         except UpstreamError:
