@@ -148,6 +148,8 @@ def test_client_disconnect_cancels_the_upstream_request(stack: StackFactory) -> 
     (rec,) = s.records()
     assert rec.error_class == "client_disconnect"
     assert rec.e2e_s < 2.0  # far less than the 4 s the full answer would take
+    # what was relayed before the client left is kept
+    assert rec.ttft_s is not None and rec.completion_tokens and 1 <= rec.completion_tokens < 200
 
 
 @pytest.mark.parametrize("stream", [False, True])
@@ -204,3 +206,45 @@ def test_invalid_config_file_exits_2_with_a_precise_message(tmp_path: Path) -> N
     assert proc.returncode == 2
     assert "gateway.port" in proc.stderr
     assert "Traceback" not in proc.stderr + proc.stdout
+
+
+def test_upstream_dying_inside_an_event_ends_with_a_readable_error_event(
+    stack: StackFactory,
+) -> None:
+    """The upstream's connection drops halfway through an event: the unfinished event is not
+    relayed (glued to the error event it would garble both), the client's stream ends with a
+    clean error event, and the record keeps the token that did arrive."""
+    from infersight.service import bind_socket
+    from infersight.sim.server import SimThread
+
+    whole = b'data: {"choices":[{"index":0,"delta":{"content":"Hi"},"finish_reason":null}]}\n\n'
+    half = b'data: {"choices":[{"index":0,"delta":{"content":"the'
+
+    async def app(scope, receive, send):  # type: ignore[no-untyped-def]
+        if scope["type"] != "http":
+            return
+        await receive()
+        headers = [(b"content-type", b"text/event-stream")]
+        await send({"type": "http.response.start", "status": 200, "headers": headers})
+        await send({"type": "http.response.body", "body": whole + half, "more_body": True})
+        raise RuntimeError("the upstream process died")  # uvicorn drops the connection
+
+    upstream = SimThread(app, bind_socket("127.0.0.1", 0))  # type: ignore[arg-type]
+    upstream.start()
+    try:
+        s = stack(upstream_url=upstream.url)
+        with httpx.stream(
+            "POST", s.url + "/v1/chat/completions", json={**CHAT, "stream": True}, timeout=10
+        ) as r:
+            raw = b"".join(r.iter_raw())
+        s.stop()
+    finally:
+        upstream.stop()
+    events = [e for e in raw.split(b"\n\n") if e]
+    assert events[0] + b"\n\n" == whole
+    payloads = [json.loads(e.removeprefix(b"data: ")) for e in events]  # all readable
+    assert payloads[-1]["error"]["code"] == "midstream_error"
+    assert len(events) == 2
+    (rec,) = s.records()
+    assert rec.error_class == "midstream_error"
+    assert rec.completion_tokens == 1 and rec.ttft_s is not None

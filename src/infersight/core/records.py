@@ -14,6 +14,7 @@ ERROR_CLASSES: Final = (
     "midstream_error",
     "client_disconnect",
     "invalid_request",
+    "gateway_error",
 )
 
 # Where a request came from: user traffic, or traffic infersight generated itself.

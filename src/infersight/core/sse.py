@@ -18,11 +18,6 @@ import re
 from dataclasses import dataclass, field
 from typing import Any, Final
 
-# A key whose string value is generated output; a non-empty value marks a content event.
-# Escaped quotes inside strings (\") never match the unescaped `"key"` pattern.
-_CONTENT_RE: Final = re.compile(
-    rb'"(?:content|text|reasoning_content|reasoning|arguments)"\s*:\s*"(?!")'
-)
 _FINISH_RE: Final = re.compile(rb'"finish_reason"\s*:\s*"([^"\\]+)"')
 _USAGE_RE: Final = re.compile(rb'"usage"\s*:\s*\{')
 _DONE: Final = b"[DONE]"
@@ -46,6 +41,17 @@ def _last_boundary(buf: bytes) -> int:
         if cr >= 0:
             end = max(end, cr + 2)
     return end
+
+
+def _has_done_line(tail: bytes) -> bool:
+    """A `data: [DONE]` line in `tail`, searched from the end (not the words inside text)."""
+    at = tail.rfind(_DONE)
+    while at >= 0:
+        line_start = max(tail.rfind(b"\n", 0, at), tail.rfind(b"\r", 0, at)) + 1
+        if tail[line_start:at] in (b"data: ", b"data:"):
+            return True
+        at = tail.rfind(_DONE, 0, at)
+    return False
 
 
 def split_events(block: bytes) -> list[bytes]:
@@ -112,15 +118,15 @@ def _first_marker(block: bytes) -> int:
 
 def count_content_events(block: bytes) -> int:
     """Events in `block` that carry generated output (a non-empty content/text/reasoning/
-    tool-argument string). Compact JSON is counted with C-level substring counts; JSON with
-    spaces after colons falls back to a regular expression."""
+    tool-argument string), counted with C-level substring counts of `"key":"` (escaped
+    quotes inside strings never match); JSON with spaces after colons is compacted first."""
     n = block.count(b'"content":"')
     if n:
         n -= block.count(b'"content":""')
         if n == block.count(b"data:"):
             return n  # every event carries content: no other key can add one
-    elif b'": ' in block:
-        return len(_CONTENT_RE.findall(block))
+    elif b'": ' in block:  # JSON with spaces after colons: counted on a compacted copy
+        return count_content_events(block.replace(b'": ', b'":'))
     if b'"text":"' in block:
         n += block.count(b'"text":"') - block.count(b'"text":""')
     if b"reasoning" in block or b'"arguments":"' in block:
@@ -128,12 +134,18 @@ def count_content_events(block: bytes) -> int:
     return n
 
 
+def _non_empty(block: bytes, key: bytes) -> int:
+    return block.count(key) - block.count(key + b'"')
+
+
 def _extra_keys(block: bytes) -> int:
-    """Non-empty reasoning / tool-argument strings (rare; only called when present)."""
-    total = 0
-    for key in (b'"reasoning_content":"', b'"reasoning":"', b'"arguments":"'):
-        total += block.count(key) - block.count(key + b'"')
-    return total
+    """Non-empty reasoning / tool-argument strings (rare; only called when present). Some
+    servers send the reasoning text under both names, `reasoning_content` and `reasoning`:
+    it counts once."""
+    reasoning = max(
+        _non_empty(block, b'"reasoning_content":"'), _non_empty(block, b'"reasoning":"')
+    )
+    return reasoning + _non_empty(block, b'"arguments":"')
 
 
 @dataclass(slots=True)
@@ -243,7 +255,7 @@ class SSEStreamObserver:
     def flush(self) -> bytes:
         """End of the stream: notes the finish reason and [DONE] from the last complete
         events, and returns the bytes still held (an unterminated last event)."""
-        tail = b"".join(self._tail)
+        tail = b"".join(self._tail) + self._pending  # an unterminated last event counts too
         self._tail.clear()
         self._tail_bytes = 0
         # searched from the end, where they are: the last non-null finish reason wins
@@ -253,7 +265,7 @@ class SSEStreamObserver:
         m = _FINISH_RE.match(tail, at) if at >= 0 else None
         if m:
             self.finish_reason = m.group(1).decode("ascii", "replace")
-        if tail.rfind(_DONE) >= 0:
+        if _has_done_line(tail):
             self.done = True
         rest, self._pending = self._pending, b""
         return rest

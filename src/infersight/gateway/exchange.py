@@ -13,7 +13,7 @@ from infersight.gateway.validation import ParsedRequest, estimate_tokens, prompt
 
 SOURCE_HEADER: Final = b"x-infersight-source"
 # Classes of failure after which the tokens already streamed are still worth counting.
-_PARTIAL: Final = ("midstream_error", "client_disconnect", "upstream_timeout")
+_PARTIAL: Final = ("midstream_error", "client_disconnect", "upstream_timeout", "gateway_error")
 
 
 @dataclass(slots=True)

@@ -119,6 +119,15 @@ class ProxyHandler:
             self.metrics.in_flight[upstream.name] = self.metrics.in_flight.get(upstream.name, 0) + 1
             try:
                 await self._exchange(scope, receive, send, req, upstream, ex)
+            except BaseException as exc:  # the record must not call a cut-short request a success
+                if ex.error_class is None:
+                    ex.error_class = "gateway_error"
+                    ex.error_message = (
+                        "the gateway stopped before the response ended"
+                        if isinstance(exc, asyncio.CancelledError)
+                        else f"gateway error: {exc!r}"[:500]
+                    )
+                raise
             finally:
                 self.metrics.in_flight[upstream.name] -= 1
         finally:
@@ -178,6 +187,9 @@ class ProxyHandler:
             gone.cancel()
             await self._upstream_failed(send, upstream, outcome, exc)
             return
+        except BaseException:
+            gone.cancel()
+            raise
         try:
             content_type = response.header(b"content-type") or b""
             if response.status == 200 and content_type.startswith(b"text/event-stream"):
@@ -233,33 +245,39 @@ class ProxyHandler:
         }
         read_timeout = self.settings.read_timeout_s
         try:
-            direct = await start_direct(send, start)
-        except OSError as exc:
-            raise ClientGone from exc
-        if direct is not None:
-            failure = await _relay_direct(send, response, observer, read_timeout, *direct)
-        else:
-            failure = await _relay_queued(send, response, observer, read_timeout)
-        tail = observer.flush()
-        if failure is not None:
-            outcome.error_class = (
-                "upstream_timeout" if failure.kind == "timeout" else "midstream_error"
-            )
-            outcome.error_message = f"upstream '{upstream.name}' stream broke: {failure}"
-            tail += sse_error_event(outcome.error_message, code=outcome.error_class)
-        elif observer.error is not None:
-            outcome.error_class = "midstream_error"
-            outcome.error_message = (
-                f"upstream '{upstream.name}' sent an error event: {observer.error}"
-            )
-        await _send(send, {"type": "http.response.body", "body": tail, "more_body": False})
-        t_end = time.perf_counter()
-        outcome.usage = observer.usage
-        outcome.finish_reason = observer.finish_reason
-        if self.settings.capture_text:
-            outcome.response_text = observer.text
-        completion = usage_int(observer.usage, "completion_tokens")
-        outcome.timing = stream_timing(t0, t_end, observer.content_times, completion)
+            try:
+                direct = await start_direct(send, start)
+            except OSError as exc:
+                raise ClientGone from exc
+            if direct is not None:
+                failure = await _relay_direct(send, response, observer, read_timeout, *direct)
+            else:
+                failure = await _relay_queued(send, response, observer, read_timeout)
+            tail = observer.flush()
+            if failure is not None:
+                outcome.error_class = (
+                    "upstream_timeout" if failure.kind == "timeout" else "midstream_error"
+                )
+                outcome.error_message = f"upstream '{upstream.name}' stream broke: {failure}"
+                # an event the upstream left unfinished is dropped: glued to the error event
+                # it would make that one unreadable too
+                tail = sse_error_event(outcome.error_message, code=outcome.error_class)
+            elif observer.error is not None:
+                outcome.error_class = "midstream_error"
+                outcome.error_message = (
+                    f"upstream '{upstream.name}' sent an error event: {observer.error}"
+                )
+            await _send(send, {"type": "http.response.body", "body": tail, "more_body": False})
+        finally:
+            # also when the client left or the gateway stopped: the record keeps what was relayed
+            observer.flush()
+            t_end = time.perf_counter()
+            outcome.usage = observer.usage
+            outcome.finish_reason = observer.finish_reason
+            if self.settings.capture_text:
+                outcome.response_text = observer.text
+            completion = usage_int(observer.usage, "completion_tokens")
+            outcome.timing = stream_timing(t0, t_end, observer.content_times, completion)
 
     async def _relay_whole(
         self,

@@ -191,7 +191,7 @@ class SimApp:
         cut_at = len(pieces) // 2 if fates.cut else -1  # drop the connection before this chunk
         ttft_s = self._ttft_s(rng)
         if ttft_s > 0:
-            await asyncio.sleep(ttft_s)
+            await sleep_at_least(ttft_s)
         if watcher is not None and watcher.done():
             c.client_disconnects_total += 1
             return
@@ -244,7 +244,7 @@ class SimApp:
         if k.itl_jitter_ms and fates.rng is not None:
             wait_s += fates.rng.uniform(-k.itl_jitter_ms, k.itl_jitter_ms) / 1000.0
         if wait_s > 0:
-            await asyncio.sleep(wait_s)
+            await sleep_at_least(wait_s)
         if fates.stall:
             await self._stall()
         if watcher is not None and watcher.done():
@@ -291,3 +291,12 @@ def _draw(rng: random.Random | None, rate: float) -> bool:
     """Bernoulli(rate); always consumes one draw when there is an RNG (stable sequences)."""
     u = rng.random() if rng is not None else 0.5
     return rate >= 1.0 or (rate > 0.0 and u < rate)
+
+
+async def sleep_at_least(seconds: float) -> None:
+    """Sleep no less than `seconds`: the event loop's timers have millisecond resolution and
+    can wake up to a millisecond early, and a TTFT knob is a floor."""
+    end = time.perf_counter() + seconds
+    await asyncio.sleep(seconds)
+    while (left := end - time.perf_counter()) > 0:
+        await asyncio.sleep(left)

@@ -145,6 +145,7 @@ class UpstreamResponse:
         if sink is not None and self._pending:
             pending, self._pending = self._pending, []
             self._pending_bytes = 0
+            self._conn.resume()  # reading paused if they piled up; the sink pauses it again
             for t, data in pending:
                 sink(t, data)
 

@@ -213,3 +213,27 @@ def test_finish_reason_found_after_many_keep_alive_comments() -> None:
         obs.feed(float(i), piece)
     obs.flush()
     assert obs.finish_reason == "stop" and obs.done
+
+
+def test_finish_and_done_in_an_unterminated_last_event() -> None:
+    obs = SSEStreamObserver()
+    obs.feed(1.0, chunk("x") + chunk(finish="stop").rstrip(b"\n") + b"\n")
+    assert obs.flush().startswith(b"data: ")  # relayed as-is at the end
+    assert obs.finish_reason == "stop"
+    obs = SSEStreamObserver()
+    obs.feed(1.0, chunk("x") + b"data: [DONE]\n")
+    obs.flush()
+    assert obs.done
+
+
+def test_done_inside_generated_text_is_not_the_end_marker() -> None:
+    obs = SSEStreamObserver()
+    obs.feed(1.0, chunk("the marker is data: [DONE] in SSE") + chunk(finish="stop"))
+    obs.flush()
+    assert not obs.done and obs.finish_reason == "stop"
+
+
+def test_reasoning_sent_under_both_names_counts_once() -> None:
+    both = b'data: {"choices":[{"delta":{"reasoning_content":"hm","reasoning":"hm"}}]}\n\n'
+    assert count_content_events(both * 3) == 3
+    assert count_content_events(both + chunk("a")) == 2

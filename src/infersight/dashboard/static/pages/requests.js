@@ -5,7 +5,7 @@ const FILTERS = [
   ["source", "select", "Source", ["", "user", "demo", "sweep", "loadtest"]],
   ["status", "text", "Status (502, 5xx)"],
   ["error_class", "select", "Error class", ["", "any", "none", "upstream_unreachable", "upstream_timeout",
-    "upstream_4xx", "upstream_5xx", "midstream_error", "client_disconnect", "invalid_request"]],
+    "upstream_4xx", "upstream_5xx", "midstream_error", "client_disconnect", "invalid_request", "gateway_error"]],
   ["ttft_min_s", "number", "TTFT ≥ (s)"], ["e2e_min_s", "number", "E2E ≥ (s)"],
 ];
 async function requestsPage({ range, params }) {
