@@ -54,6 +54,12 @@ def _has_done_line(tail: bytes) -> bool:
     return False
 
 
+def _first_boundary(buf: bytes) -> int:
+    """Index just past the first event terminator in buf, or -1 when there is none."""
+    ends = [i + len(sep) for sep in (b"\n\n", b"\r\n\r\n", b"\r\r") if (i := buf.find(sep)) >= 0]
+    return min(ends) if ends else -1
+
+
 def split_events(block: bytes) -> list[bytes]:
     """Split a block of complete events into raw events (terminators removed)."""
     if b"\r" in block:
@@ -168,18 +174,22 @@ class SSEStreamObserver:
     _pending: bytes = b""
     _tail: list[bytes] = field(default_factory=list)
     _tail_bytes: int = 0
-    _raw: bool = False
+    _raw: bool = False  # inside an event too big to hold: relayed unread until its end
+    _raw_last: bytes = b""  # the last bytes relayed raw (an event end may span two reads)
 
     def feed(self, t: float, data: bytes) -> bytes:
         """Observe one read taken at time t; return the bytes to relay now."""
         self.bytes_total += len(data)
         if self._raw:
-            return data
+            return self._feed_raw(t, data)
+        return self._observe(t, data)
+
+    def _observe(self, t: float, data: bytes) -> bytes:
         buf = self._pending + data if self._pending else data
         end = _last_boundary(buf)
         if end < 0:
             if len(buf) > MAX_PENDING_BYTES:
-                self._raw, self._pending = True, b""
+                self._raw, self._raw_last, self._pending = True, buf[-3:], b""
                 return buf
             self._pending = buf
             return b""
@@ -202,6 +212,18 @@ class SSEStreamObserver:
         cut = cut if cut > 1 else 0
         head = self._feed_fast(t, block[:cut]) if cut else b""
         return head + self._feed_slow(t, block[cut:])
+
+    def _feed_raw(self, t: float, data: bytes) -> bytes:
+        """An oversized event is relayed as it comes, unobserved; the events after its end
+        are observed as usual again."""
+        joined = self._raw_last + data
+        end = _first_boundary(joined)
+        if end < 0:
+            self._raw_last = joined[-3:]
+            return data
+        self._raw, self._raw_last = False, b""
+        cut = end - (len(joined) - len(data))
+        return data[:cut] + self._observe(t, data[cut:]) if cut < len(data) else data
 
     def _feed_fast(self, t: float, block: bytes) -> bytes:
         n_content = count_content_events(block)

@@ -237,3 +237,18 @@ def test_reasoning_sent_under_both_names_counts_once() -> None:
     both = b'data: {"choices":[{"delta":{"reasoning_content":"hm","reasoning":"hm"}}]}\n\n'
     assert count_content_events(both * 3) == 3
     assert count_content_events(both + chunk("a")) == 2
+
+
+def test_an_oversized_event_is_relayed_unread_and_the_rest_observed() -> None:
+    """One event larger than the hold limit (an echoed long prompt, a huge tool call) goes
+    out as it comes; the events after it are counted and the usage chunk is still removed."""
+    big = b'data: {"choices":[{"text":"' + b"y" * 300_000 + b'"}]}\n\n'
+    obs = SSEStreamObserver(strip_usage=True)
+    after = chunk("a", usage=None) + chunk(finish="stop", usage=None) + USAGE_ONLY + DONE
+    pieces = [big[:100_000], big[100_000:299_999], big[299_999:-1], big[-1:] + after]
+    out = b"".join(obs.feed(float(i), p) for i, p in enumerate(pieces)) + obs.flush()
+    assert out == big + after.replace(USAGE_ONLY, b"")
+    assert len(obs.content_times) == 1  # the big event is not read; "a" is
+    assert obs.usage == {"prompt_tokens": 5, "completion_tokens": 3, "total_tokens": 8}
+    assert obs.finish_reason == "stop" and obs.done
+    assert obs.bytes_total == len(big) + len(after)
