@@ -418,6 +418,9 @@ class ConnectionPool:
                 if exc.kind != "protocol" or response.status:
                     raise
         conn = await self._connect()
+        if client_gone is not None and client_gone.done():  # left while we connected
+            self.release(conn)
+            raise UpstreamError("client", "client went away")
         response = conn.send(payload)
         if client_gone is not None:
             client_gone.add_done_callback(response.client_went_away)
