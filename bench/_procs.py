@@ -316,3 +316,19 @@ def start_nginx(workdir: Path, upstream_url: str, *, port: int | None = None) ->
         child.stop(5)
         raise
     return child
+
+
+def start_bare_relay(workdir: Path, upstream_url: str, *, port: int | None = None) -> ChildProcess:
+    """bench/_bare_relay.py: the cheapest Python relay (a TCP pipe), the floor for Python."""
+    port = port or free_port()
+    host, up_port = upstream_url.removeprefix("http://").rstrip("/").rsplit(":", 1)
+    script = Path(__file__).resolve().parent / "_bare_relay.py"
+    argv = [sys.executable, str(script), host, up_port, str(port)]
+    url = f"http://{HOST}:{port}"
+    child = ChildProcess("bare", argv, cwd=workdir, log_path=workdir / "bare.log", url=url)
+    try:
+        child.wait_healthy(10)  # /healthz goes through the pipe to the sim
+    except BaseException:
+        child.stop(5)
+        raise
+    return child

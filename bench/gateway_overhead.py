@@ -68,6 +68,7 @@ from _procs import (
     ChildProcess,
     OtherProcessesCpu,
     own_cpu_s,
+    start_bare_relay,
     start_gateway,
     start_nginx,
     start_sim,
@@ -75,6 +76,15 @@ from _procs import (
 
 _T = TypeVar("_T")
 DEFAULT_LEVELS = (1, 16, 64, 256)
+# Other proxies that can be measured in the same run, beside the gateway.
+REFERENCES = {
+    "nginx": "nginx as a plain reverse proxy (one worker, unbuffered, keep-alive)",
+    "bare": "bench/_bare_relay.py, a TCP pipe on uvloop (no HTTP, no measuring)",
+}
+REFERENCE_STARTERS: dict[str, Callable[[Path, str], ChildProcess]] = {
+    "nginx": start_nginx,
+    "bare": start_bare_relay,
+}
 PATH = "/v1/chat/completions"
 MODEL = "sim-model"
 REQUEST_TIMEOUT_S = 60.0
@@ -128,9 +138,9 @@ async def drive_scenario(
     rounds: int,
     measure_s: float,
     console: Console,
-    nginx: ChildProcess | None = None,
+    references: dict[str, ChildProcess] | None = None,
 ) -> dict[int, dict[str, LoadStats]]:
-    proxies = {"gateway": gateway} if nginx is None else {"gateway": gateway, "nginx": nginx}
+    proxies = {"gateway": gateway, **(references or {})}
     ours = {os.getpid(), sim.pid, *(p.pid for p in proxies.values())}
     probes: dict[str, Callable[[], float]] = {
         **{name: p.cpu_s for name, p in proxies.items()},
@@ -258,12 +268,19 @@ def level_summary(
         "gateway_cpu_ms_per_request_net_of_idle": net_ms,
         "gateway_cpu_core_fraction": g["cpu_core_fraction"].get("gateway", math.nan),
         "gateway_idle_core_fraction": idle,
-        **({"nginx": reference_summary(d, sides["nginx"], scn)} if "nginx" in sides else {}),
+        "references": {
+            name: reference_summary(d, side, scn, name)
+            for name, side in sides.items()
+            if name not in ("direct", "gateway")
+        },
     }
 
 
-def reference_summary(d: dict[str, Any], side: LoadStats, scn: Scenario) -> dict[str, Any]:
-    """nginx measured in the same run: what it adds over direct, its throughput, its CPU."""
+def reference_summary(
+    d: dict[str, Any], side: LoadStats, scn: Scenario, name: str
+) -> dict[str, Any]:
+    """A reference proxy measured in the same run: what it adds over direct, its throughput,
+    its CPU."""
     n = side_summary(side, scn.tokens)
     return {
         **n,
@@ -271,7 +288,7 @@ def reference_summary(d: dict[str, Any], side: LoadStats, scn: Scenario) -> dict
         "throughput_ratio": (
             n["tokens_per_s"] / d["tokens_per_s"] if d["tokens_per_s"] else math.nan
         ),
-        "nginx_cpu_ms_per_request": n["cpu_ms_per_request"].get("nginx", math.nan),
+        "cpu_ms_per_request_self": n["cpu_ms_per_request"].get(name, math.nan),
     }
 
 
@@ -344,16 +361,19 @@ def print_scenario(console: Console, scn: Scenario, levels: dict[int, dict[str, 
     console.print(lat)
     console.print(thr)
     console.print(cpu)
-    if all("nginx" in lv for lv in levels.values()):
+    names = sorted({n for lv in levels.values() for n in lv["references"]})
+    for ref_name in names:
         ref = Table(
-            title=f"{scn.key}: nginx, same run (reference floor) beside the gateway",
+            title=f"{scn.key}: {REFERENCES[ref_name]}, same run, beside the gateway",
             title_justify="left",
         )
-        for col in ("streams", "added TTFT p50 ms nginx/gateway", "added TTFT p99 ms",
+        for col in ("streams", f"added TTFT p50 ms {ref_name}/gateway", "added TTFT p99 ms",
                     "added E2E p50 ms", "tokens/s ÷ direct", "CPU ms/req"):  # fmt: skip
             ref.add_column(col, justify="right")
         for c, lv in levels.items():
-            n, a = lv["nginx"], lv["added"]
+            if ref_name not in lv["references"]:
+                continue
+            n, a = lv["references"][ref_name], lv["added"]
 
             def both(x: float, y: float) -> str:
                 return f"{x:+.3f} / {y:+.3f}"
@@ -364,7 +384,7 @@ def print_scenario(console: Console, scn: Scenario, levels: dict[int, dict[str, 
                 both(n["added"]["ttft_p99_ms"], a["ttft_p99_ms"]),
                 both(n["added"]["e2e_p50_ms"], a["e2e_p50_ms"]),
                 f"{_f(n['throughput_ratio'])} / {_f(lv['throughput_ratio'])}",
-                f"{_f(n['nginx_cpu_ms_per_request'])} / {_f(lv['gateway_cpu_ms_per_request'])}",
+                f"{_f(n['cpu_ms_per_request_self'])} / {_f(lv['gateway_cpu_ms_per_request'])}",
             )
         console.print(ref)
     for c, lv in levels.items():
@@ -431,7 +451,7 @@ def run_scenario(
     rounds: int,
     measure_s: float,
     console: Console,
-    with_nginx: bool = False,
+    references: tuple[str, ...] = (),
 ) -> dict[str, Any]:
     here = workdir / scn.key
     here.mkdir(parents=True, exist_ok=True)
@@ -440,15 +460,15 @@ def run_scenario(
     loop = new_event_loop()
     sim = start_sim(here, scn.sim)
     gateway: ChildProcess | None = None
-    nginx: ChildProcess | None = None
+    refs: dict[str, ChildProcess] = {}
     try:
         gateway = start_gateway(here, sim.url, db_path)
         console.print(
             f"  sim pid {sim.pid} on {sim.url}, gateway pid {gateway.pid} on {gateway.url}"
         )
-        if with_nginx:
-            nginx = start_nginx(here, sim.url)
-            console.print(f"  nginx pid {nginx.pid} on {nginx.url} (reference)")
+        for name in references:
+            refs[name] = ref = REFERENCE_STARTERS[name](here, sim.url)
+            console.print(f"  {name} pid {ref.pid} on {ref.url} (reference: {REFERENCES[name]})")
         sides = run_interruptibly(
             loop,
             drive_scenario(
@@ -459,15 +479,15 @@ def run_scenario(
                 rounds=rounds,
                 measure_s=measure_s,
                 console=console,
-                nginx=nginx,
+                references=refs,
             ),
         )
         t0 = time.monotonic()
         rc = gateway.stop()  # SIGINT: the gateway flushes its records, then exits
         stop_s = time.monotonic() - t0
     finally:
-        if nginx is not None:
-            nginx.stop()
+        for ref in refs.values():
+            ref.stop()
         if gateway is not None:
             gateway.stop()
         sim.stop()
@@ -540,6 +560,11 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--json", metavar="PATH", help="write all results as JSON")
     p.add_argument("--keep", action="store_true", help="keep the work directory (logs, SQLite)")
     p.add_argument(
+        "--bare-relay",
+        action="store_true",
+        help="also measure bench/_bare_relay.py, a TCP pipe on uvloop (the floor for Python)",
+    )
+    p.add_argument(
         "--nginx",
         action="store_true",
         help="also measure nginx as a plain reverse proxy in the same run (the floor)",
@@ -548,6 +573,7 @@ def main(argv: list[str] | None = None) -> int:
     measure_s = args.duration or (1.5 if args.quick else 4.0)
     rounds = args.rounds or (1 if args.quick else 2)
     keys = ["zero", "paced"] if args.scenario == "both" else [args.scenario]
+    references = tuple(n for n, on in (("nginx", args.nginx), ("bare", args.bare_relay)) if on)
 
     console = Console() if sys.stdout.isatty() else Console(width=160)
     install_interrupt_handlers()
@@ -577,7 +603,7 @@ def main(argv: list[str] | None = None) -> int:
         for key in keys:
             results["scenarios"][key] = run_scenario(
                 SCENARIOS[key], args.levels, workdir, rounds=rounds, measure_s=measure_s,
-                console=console, with_nginx=args.nginx,
+                console=console, references=references,
             )  # fmt: skip
     except KeyboardInterrupt:
         console.print("[red]interrupted; child processes stopped[/]")
