@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Final
 
 
 class RequestError(Exception):
@@ -89,10 +89,20 @@ def parse_request(raw: bytes, route: str) -> ParsedRequest:
     )
 
 
+_USAGE_OPTION: Final = b',"stream_options":{"include_usage":true}}'
+
+
 def with_usage_requested(req: ParsedRequest) -> bytes | None:
-    """The body re-encoded with stream_options.include_usage, or None if nothing changes."""
+    """The body with stream_options.include_usage set, or None if nothing changes.
+
+    Without a stream_options key the member is appended before the object's closing brace,
+    byte for byte (a long prompt is not re-encoded); otherwise the body is re-encoded."""
     if not req.stream or req.client_wants_usage:
         return None
+    if "stream_options" not in req.body:
+        raw = req.body_bytes.rstrip()
+        if raw.endswith(b"}") and len(req.body) > 0:
+            return raw[:-1] + _USAGE_OPTION
     body = dict(req.body)
     body["stream_options"] = {**(req.body.get("stream_options") or {}), "include_usage": True}
     return json.dumps(body, separators=(",", ":")).encode()

@@ -67,6 +67,29 @@ def test_usage_injected_only_for_streams_that_did_not_ask() -> None:
     assert json.loads(injected)["stream_options"] == {"include_usage": True}
 
 
+@pytest.mark.parametrize(
+    "raw",
+    [
+        rb'{"model":"m","messages":[{"role":"user","content":"h\u00e9 } \\"}],"stream":true}',
+        b'{ "model": "m", "stream": true, "messages": [] }\n',
+        '{"model":"m","stream":true,"messages":[{"role":"user","content":"日本 }"}]}'.encode(),
+    ],
+)
+def test_usage_option_appended_without_reencoding(raw: bytes) -> None:
+    """The prompt's bytes are kept as sent; the result is the same object plus the option."""
+    req = parse_request(raw, "chat")
+    injected = with_usage_requested(req)
+    assert injected is not None and injected.startswith(raw.rstrip()[:-1])
+    assert json.loads(injected) == {**req.body, "stream_options": {"include_usage": True}}
+
+
+def test_existing_stream_options_are_kept_when_usage_is_added() -> None:
+    req = parse_request(body(model="m", messages=[], stream=True, stream_options={"x": 1}), "chat")
+    injected = with_usage_requested(req)
+    assert injected is not None
+    assert json.loads(injected)["stream_options"] == {"x": 1, "include_usage": True}
+
+
 def test_prompt_text_and_estimate() -> None:
     b = {
         "messages": [
