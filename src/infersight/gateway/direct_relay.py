@@ -84,9 +84,11 @@ async def start_direct(
 
 class DirectRelay:
     """The body sink for `UpstreamResponse.relay_directly`. `head` (the response head, not yet
-    written) goes out with the first body piece, or by `flush_head`."""
+    written) goes out with the first body piece, or by `flush_head`; the last piece, read
+    with the end of the upstream's body, is left in `last` for the caller to send with the
+    end of the response."""
 
-    __slots__ = ("cycle", "gone", "head", "observer", "response", "transport")
+    __slots__ = ("cycle", "gone", "head", "last", "observer", "response", "transport")
 
     def __init__(
         self,
@@ -101,6 +103,7 @@ class DirectRelay:
         self.cycle = cycle
         self.transport = transport
         self.head = head
+        self.last = b""  # the body's last piece, kept to go out with the terminating chunk
         self.gone = False
 
     def flush_head(self) -> None:
@@ -121,6 +124,8 @@ class DirectRelay:
         if self.head:
             head, self.head = self.head, b""
             self.transport.writelines((head, b"%x\r\n" % len(out), out, b"\r\n"))
+        elif self.response.complete:
+            self.last = out  # the end of the response follows at once: one write for both
         else:
             self.transport.writelines((b"%x\r\n" % len(out), out, b"\r\n"))
         if self.transport.get_write_buffer_size() > HIGH_WATER_BYTES:

@@ -249,11 +249,12 @@ class ProxyHandler:
                 direct = await start_direct(send, start)
             except OSError as exc:
                 raise ClientGone from exc
+            last = b""
             if direct is not None:
-                failure = await _relay_direct(send, response, observer, read_timeout, *direct)
+                failure, last = await _relay_direct(send, response, observer, read_timeout, *direct)
             else:
                 failure = await _relay_queued(send, response, observer, read_timeout)
-            tail = observer.flush()
+            tail = last + observer.flush()
             if failure is not None:
                 outcome.error_class = (
                     "upstream_timeout" if failure.kind == "timeout" else "midstream_error"
@@ -358,10 +359,11 @@ async def _relay_direct(
     cycle: Any,
     transport: asyncio.Transport,
     head: bytes,
-) -> UpstreamError | None:
+) -> tuple[UpstreamError | None, bytes]:
     """Body pieces are written to the client from the upstream's read callback; this task
     only waits for the end, and for a slow client to drain when asked. The response head
-    goes out with the first events, or alone after HEAD_HOLD_S without them."""
+    goes out with the first events, or alone after HEAD_HOLD_S without them. Returns the
+    failure, if any, and the body's last piece, still to be sent with the end."""
     relay = DirectRelay(observer, response, cycle, transport, head)
     response.relay_directly(relay)
     hold = None
@@ -371,11 +373,11 @@ async def _relay_direct(
         while True:
             try:
                 if await response.wait_end(read_timeout_s):
-                    return None
+                    return None, relay.last
             except UpstreamError as exc:
                 if exc.kind == "client":
                     raise ClientGone from None
-                return exc
+                return exc, b""
             # the client's socket buffer is full: let uvicorn wait for it to drain
             await _send(send, {"type": "http.response.body", "body": b"", "more_body": True})
             response.resume_reading()

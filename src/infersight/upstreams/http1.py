@@ -122,10 +122,6 @@ class UpstreamResponse:
             self._conn.pause()
         self._wake()
 
-    def _on_complete(self) -> None:
-        self.complete = True
-        self._wake()
-
     def fail(self, error: UpstreamError) -> None:
         """End the read with an error (connection lost, client gone, timeout)."""
         if self._error is None and not self.complete:
@@ -308,8 +304,9 @@ class _Connection(asyncio.Protocol):
 
     def on_message_complete(self) -> None:
         assert self.response is not None
+        self.response.complete = True  # set first: a sink can tell the last piece
         self._flush_body()
-        self.response._on_complete()
+        self.response._wake()
 
     # used by the pool / response
     def send(self, request: bytes) -> UpstreamResponse:
