@@ -60,13 +60,14 @@ def build_record(
     estimated (and marked so): prompt from its text, completion one per content event."""
     req, timing = ex.req, ex.timing
     e2e = timing.e2e_s if timing is not None else (e2e_s or 0.0)
-    prompt = prompt_text(req.body) if req is not None else ""
+    prompt = None  # the prompt as text: built only when an estimate or capture needs it
     prompt_tokens = usage_int(ex.usage, "prompt_tokens")
     completion_tokens = usage_int(ex.usage, "completion_tokens")
     estimated = False
     ok = ex.status == 200 and ex.error_class is None
     if ok or ex.error_class in _PARTIAL:
         if prompt_tokens is None and req is not None:
+            prompt = prompt_text(req.body)
             prompt_tokens, estimated = estimate_tokens(prompt), True
         if completion_tokens is None and timing is not None:
             completion_tokens, estimated = timing.output_tokens, True
@@ -99,6 +100,8 @@ def build_record(
         inflight_at_start=ex.inflight_at_start,
         client=client,
         source=traffic_source(ex.headers),
-        prompt_text=prompt if capture_text and req is not None else None,
+        prompt_text=(prompt if prompt is not None else prompt_text(req.body))
+        if capture_text and req is not None
+        else None,
         response_text=ex.response_text if capture_text else None,
     )
