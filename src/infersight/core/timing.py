@@ -14,6 +14,7 @@ content events, earliest events taking the remainder.
 
 from __future__ import annotations
 
+import operator
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -75,9 +76,13 @@ def stream_timing(
     n_events = len(event_times)
     tokens = output_tokens if output_tokens is not None else n_events
     ttft = event_times[0] - start_s if n_events else None
-    if per_event_tokens is None:
-        per_event_tokens = tokens_per_event(tokens, n_events)
-    gaps = sorted(itl_gaps(event_times, per_event_tokens))
+    if per_event_tokens is None and tokens <= n_events:
+        # one token per event (the usual stream): the gaps between events, at C speed
+        gaps = sorted(map(operator.sub, event_times[1:], event_times[:-1]))
+    else:
+        if per_event_tokens is None:
+            per_event_tokens = tokens_per_event(tokens, n_events)
+        gaps = sorted(itl_gaps(event_times, per_event_tokens))
     itl_mean: float | None
     p50: float | None
     p90: float | None
