@@ -208,6 +208,7 @@ class GatewayService:
             lifespan="off",
             access_log=False,
             proxy_headers=False,  # nothing reads the client address; one layer less per request
+            timeout_graceful_shutdown=g.shutdown_grace_s,
             log_level="warning",
             timeout_keep_alive=30,
             backlog=2048,

@@ -126,6 +126,14 @@ class GatewaySettings(_Section):
         gt=0,
         description="Longest silence between two reads of a streaming body, in seconds.",
     )
+    shutdown_grace_s: int = Field(
+        default=10,
+        ge=0,
+        description=(
+            "On stop, how long requests in flight may still finish, in seconds; the rest are "
+            "cut and recorded as gateway_error."
+        ),
+    )
     dashboard_token: SecretStr | None = Field(
         default=None,
         description="Token for the web dashboard and its API; required when host is not loopback.",

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import socket
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -248,3 +250,35 @@ def test_upstream_dying_inside_an_event_ends_with_a_readable_error_event(
     (rec,) = s.records()
     assert rec.error_class == "midstream_error"
     assert rec.completion_tokens == 1 and rec.ttft_s is not None
+
+
+def test_stop_cuts_streams_still_running_after_the_grace_period(stack: StackFactory) -> None:
+    """Stopping the gateway lets requests in flight finish for `shutdown_grace_s`, then cuts
+    them: the stop does not wait for a long stream, and its record says gateway_error with
+    the tokens relayed so far."""
+    s = stack(SimKnobs(tokens=400, itl_ms=20), shutdown_grace_s=1)  # an 8 s stream
+    seen: list[bytes] = []
+
+    def read() -> None:
+        with (
+            contextlib.suppress(httpx.HTTPError),
+            httpx.stream(
+                "POST", s.url + "/v1/chat/completions", json={**CHAT, "stream": True}, timeout=10
+            ) as r,
+        ):
+            for line in r.iter_lines():
+                seen.append(line.encode())
+
+    reader = threading.Thread(target=read, daemon=True)
+    reader.start()
+    deadline = time.monotonic() + 5
+    while len(seen) < 10 and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert len(seen) >= 10, "the stream did not start"
+    t0 = time.monotonic()
+    (rec,) = s.records()  # stops the gateway
+    assert time.monotonic() - t0 < 5.0  # not the ~8 s the stream would take
+    reader.join(5)
+    assert rec.error_class == "gateway_error"
+    assert rec.error_message and "stopped" in rec.error_message
+    assert rec.completion_tokens and 1 <= rec.completion_tokens < 400
