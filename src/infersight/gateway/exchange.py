@@ -13,6 +13,8 @@ from infersight.gateway.validation import ParsedRequest, estimate_tokens, prompt
 
 SOURCE_HEADER: Final = b"x-infersight-source"
 # Classes of failure after which the tokens already streamed are still worth counting.
+# Counts beyond this are not counts (and would not fit a 64-bit integer column).
+_MAX_COUNT: Final = 2**53
 _PARTIAL: Final = ("midstream_error", "client_disconnect", "upstream_timeout", "gateway_error")
 
 
@@ -41,7 +43,16 @@ def usage_int(usage: dict[str, Any] | None, key: str) -> int | None:
     if usage is None:
         return None
     value = usage.get(key)
-    return value if isinstance(value, int) and not isinstance(value, bool) else None
+    ok = isinstance(value, int) and not isinstance(value, bool) and 0 <= value < _MAX_COUNT
+    return value if ok else None
+
+
+def safe_text(text: str | None) -> str | None:
+    """Text a store can encode: lone surrogates (valid in JSON's \\u escapes, not in UTF-8)
+    become U+FFFD."""
+    if text is None or text.isascii():
+        return text
+    return text.encode("utf-16", "surrogatepass").decode("utf-16", "replace")
 
 
 def traffic_source(headers: list[tuple[bytes, bytes]]) -> str:
@@ -77,14 +88,14 @@ def build_record(
     return RequestRecord(
         id=uuid.uuid4().hex,
         started_at=ex.started_at,
-        model=req.model if req is not None else "",
+        model=safe_text(req.model) or "" if req is not None else "",
         upstream=ex.upstream.name if ex.upstream is not None else "",
         route=ex.route,
         stream=req.stream if req is not None else False,
         status=ex.status,
         e2e_s=e2e,
         error_class=ex.error_class,
-        error_message=ex.error_message,
+        error_message=safe_text(ex.error_message),
         ttft_s=timing.ttft_s if timing is not None else None,
         tpot_s=timing.tpot_s if timing is not None else None,
         itl_mean_s=timing.itl_mean_s if timing is not None else None,
@@ -96,12 +107,12 @@ def build_record(
         prompt_tokens=prompt_tokens,
         completion_tokens=completion_tokens,
         tokens_estimated=estimated,
-        finish_reason=ex.finish_reason,
+        finish_reason=safe_text(ex.finish_reason),
         inflight_at_start=ex.inflight_at_start,
-        client=client,
+        client=safe_text(client) or "",
         source=traffic_source(ex.headers),
-        prompt_text=(prompt if prompt is not None else prompt_text(req.body))
+        prompt_text=safe_text(prompt if prompt is not None else prompt_text(req.body))
         if capture_text and req is not None
         else None,
-        response_text=ex.response_text if capture_text else None,
+        response_text=safe_text(ex.response_text) if capture_text else None,
     )

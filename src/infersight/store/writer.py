@@ -224,6 +224,9 @@ class QueueWriter(Generic[T]):
                 self._write_batch(batch)
             except Exception as exc:
                 self.write_failures_total += 1
+                if is_bad_data(exc):  # retrying the same items cannot help: keep the good ones
+                    self._write_one_by_one(batch, exc)
+                    break
                 if attempt < self.retry_attempts:
                     backoff_s = self.retry_backoff_s * 2**attempt
                     log.warning(
@@ -259,6 +262,32 @@ class QueueWriter(Generic[T]):
             self._done += len(batch)
             self._cond.notify_all()
 
+    def _write_one_by_one(self, batch: list[T], first: Exception) -> None:
+        """The store refused the batch for its content: write the items one at a time and
+        drop only those it refuses, with one log line for all of them."""
+        refused = 0
+        reason = f"{type(first).__name__}: {first}"
+        for item in batch:
+            try:
+                self._write_batch([item])
+            except Exception as exc:
+                refused += 1
+                reason = f"{type(exc).__name__}: {exc}"
+            else:
+                self.written_total += 1
+        if refused:
+            with self._cond:
+                self.dropped_total += refused
+            log.error(
+                "%s: dropped %d of %d %s that the store refused (%s); the others were written",
+                self.label,
+                refused,
+                len(batch),
+                self.noun,
+                reason,
+            )
+        self.batches_total += 1
+
     def _drain_inline(self) -> None:
         while True:
             with self._cond:
@@ -285,6 +314,14 @@ class QueueWriter(Generic[T]):
             self.queue_size,
             self.dropped_total,
         )
+
+
+def is_bad_data(exc: BaseException) -> bool:
+    """A store error caused by what was written (a value it cannot encode or a constraint it
+    breaks), as opposed to the store being unavailable (locked, full, read-only, gone)."""
+    if isinstance(exc, (ValueError, TypeError, OverflowError)):
+        return True
+    return type(exc).__name__ in ("IntegrityError", "DataError", "InterfaceError")
 
 
 class BatchWriter(QueueWriter[RequestRecord]):

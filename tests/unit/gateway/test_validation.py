@@ -100,3 +100,17 @@ def test_prompt_text_and_estimate() -> None:
     assert prompt_text(b) == "hello there\nx"
     assert estimate_tokens("") == 0
     assert estimate_tokens("abcdefgh") == 2
+
+
+def test_record_text_is_made_storable_and_counts_sane() -> None:
+    from infersight.gateway.exchange import safe_text, usage_int
+
+    # a lone surrogate parses from JSON but cannot be written as UTF-8
+    raw = b'{"model":"m\\ud800x","stream":true,"messages":[]}'
+    model = parse_request(raw, "chat").model
+    assert safe_text(model) == "m\ufffdx"
+    assert safe_text(model).encode("utf-8")  # type: ignore[union-attr]
+    assert safe_text("caf\u00e9 \U0001f600") == "caf\u00e9 \U0001f600" and safe_text(None) is None
+    assert usage_int({"completion_tokens": 12}, "completion_tokens") == 12
+    for absurd in (2**70, -3, True, 1.5, "7"):
+        assert usage_int({"completion_tokens": absurd}, "completion_tokens") is None

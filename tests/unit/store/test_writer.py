@@ -216,3 +216,27 @@ def test_close_is_idempotent_and_later_submits_are_dropped() -> None:
 def test_rejects_negative_retries() -> None:
     with pytest.raises(ValueError, match="retry_attempts"):
         BatchWriter(RecordingStore(), settings(), retry_attempts=-1)
+
+
+def test_a_record_the_store_cannot_take_costs_only_itself(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """Real SQLite refuses a string with a lone surrogate: the batch is written item by item
+    at once (no retries of the same data) and only that record is dropped, with one log line."""
+    import dataclasses
+
+    caplog.set_level(logging.WARNING, logger="infersight.store.writer")
+    store = RecordingStore()
+    writer = BatchWriter(store, settings(batch_size=50), retry_attempts=3, retry_backoff_s=5.0)
+    writer.start()
+    bad = dataclasses.replace(rec(7), model="m\ud800")
+    for i in range(20):
+        writer.submit(bad if i == 7 else rec(i))
+    t0 = time.monotonic()
+    writer.close()
+    assert time.monotonic() - t0 < 2.0  # not the 5 s backoff of a retry
+    assert (writer.written_total, writer.dropped_total) == (19, 1)
+    assert len(store.list_records(0, 4e9, limit=100)) == 19
+    errors = [r.getMessage() for r in caplog.records if r.levelno == logging.ERROR]
+    assert len(errors) == 1
+    assert "dropped 1 of 20 records that the store refused (UnicodeEncodeError" in errors[0]
