@@ -10,7 +10,7 @@ import logging
 import socket
 import threading
 from collections.abc import Generator, Sequence
-from typing import Any
+from typing import Any, Final
 
 import uvicorn
 
@@ -40,6 +40,8 @@ from infersight.store.sample_writer import SampleWriter
 from infersight.store.writer import BatchWriter
 
 log = logging.getLogger(__name__)
+# The longest a stop waits for the record writers to finish (the rest is logged as lost).
+WRITER_CLOSE_TIMEOUT_S: Final = 60.0
 
 
 def bind_socket(host: str, port: int) -> socket.socket:
@@ -235,8 +237,9 @@ class GatewayService:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._serve_task
         self.router.close()
-        await asyncio.to_thread(self.writer.close)
-        await asyncio.to_thread(self.sample_writer.close)
+        # bounded: a store held locked by another process must not hold the stop for ever
+        await asyncio.to_thread(self.writer.close, WRITER_CLOSE_TIMEOUT_S)
+        await asyncio.to_thread(self.sample_writer.close, WRITER_CLOSE_TIMEOUT_S)
         self.store.close()
 
 

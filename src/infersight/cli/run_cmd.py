@@ -97,21 +97,35 @@ async def _serve(settings: Settings) -> int:
     console.print(f"  OpenAI base URL: {service.url}/v1   metrics: {service.url}/metrics")
     console.print(f"  records: {settings.store.path}   Ctrl-C stops")
     await wait_for_signal()
-    console.print("stopping: flushing records...")
+    console.print("stopping: flushing records... (Ctrl-C again quits without waiting)")
     await service.stop()
-    console.print(f"stopped; {service.writer.written_total} records written")
+    console.print(stopped_line(service))
     return 0
+
+
+def stopped_line(service: GatewayService) -> str:
+    """The last line of a stop: records written, and dropped ones when there were any."""
+    w = service.writer
+    line = f"stopped; {w.written_total} records written"
+    return line + (f", {w.dropped_total} dropped (see the log)" if w.dropped_total else "")
 
 
 async def wait_for_signal(timeout_s: float | None = None) -> None:
     """Return on SIGINT/SIGTERM (or after timeout_s)."""
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
-    for sig in (signal.SIGINT, signal.SIGTERM):
+    signals = (signal.SIGINT, signal.SIGTERM)
+    for sig in signals:
         with contextlib.suppress(NotImplementedError):
             loop.add_signal_handler(sig, stop.set)
-    with contextlib.suppress(TimeoutError):
-        await asyncio.wait_for(stop.wait(), timeout_s)
+    try:
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stop.wait(), timeout_s)
+    finally:
+        # a second Ctrl-C (or SIGTERM) during the stop quits at once, as users expect
+        for sig in signals:
+            with contextlib.suppress(NotImplementedError, ValueError, RuntimeError):
+                loop.remove_signal_handler(sig)
 
 
 def _run_loop(coro: Any) -> int:
@@ -141,4 +155,11 @@ def local_upstream(
     return settings.model_copy(update={"upstreams": [upstream]})
 
 
-__all__ = ["LiveSummary", "local_upstream", "main_demo", "main_run", "wait_for_signal"]
+__all__ = [
+    "LiveSummary",
+    "local_upstream",
+    "main_demo",
+    "main_run",
+    "stopped_line",
+    "wait_for_signal",
+]

@@ -13,7 +13,7 @@ from rich.live import Live
 
 from infersight.cli._common import fail
 from infersight.cli.live_summary import LiveSummary
-from infersight.cli.run_cmd import local_upstream, wait_for_signal
+from infersight.cli.run_cmd import local_upstream, stopped_line, wait_for_signal
 from infersight.demo.traffic import TrafficGenerator
 from infersight.localmodel.server import (
     LocalModelError,
@@ -87,7 +87,7 @@ async def run_demo(
             await traffic.stop()
         if service is not None:
             await service.stop()
-            console.print(f"stopped; {service.writer.written_total} records written")
+            console.print(stopped_line(service))
         await asyncio.to_thread(model.stop)
 
 

@@ -164,6 +164,17 @@ class QueueWriter(Generic[T]):
                     self.noun,
                 )
                 return
+            with self._cond:  # a thread that died leaves its queue behind: say what is lost
+                lost = len(self._queue)
+                self._queue.clear()
+                self.dropped_total += lost
+            if lost:
+                log.error(
+                    "%s: the writer thread had stopped; %d queued %s were not written",
+                    self.label,
+                    lost,
+                    self.noun,
+                )
         else:
             self._drain_inline()
         self._report_drops(force=True)

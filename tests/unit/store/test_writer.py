@@ -240,3 +240,29 @@ def test_a_record_the_store_cannot_take_costs_only_itself(
     errors = [r.getMessage() for r in caplog.records if r.levelno == logging.ERROR]
     assert len(errors) == 1
     assert "dropped 1 of 20 records that the store refused (UnicodeEncodeError" in errors[0]
+
+
+class DyingStore(RecordingStore):
+    """The writer thread dies inside the store (a BaseException no handler expects)."""
+
+    def write_records(self, records: Sequence[RequestRecord]) -> None:
+        raise SystemExit("store backend gave up")
+
+
+@pytest.mark.filterwarnings("ignore::pytest.PytestUnhandledThreadExceptionWarning")
+def test_a_dead_writer_thread_reports_what_it_left_queued(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    caplog.set_level(logging.ERROR, logger="infersight.store.writer")
+    writer = BatchWriter(DyingStore(), settings(batch_size=2), retry_backoff_s=0.001)
+    writer.start()
+    writer.submit(rec(0))
+    writer.submit(rec(1))  # a full batch: the thread takes it and dies writing it
+    assert writer._thread is not None
+    writer._thread.join(WAIT_S)
+    assert not writer._thread.is_alive()
+    for i in range(2, 7):
+        writer.submit(rec(i))
+    writer.close()
+    assert writer.dropped_total == 5 and writer.written_total == 0
+    assert any("5 queued records were not written" in r.getMessage() for r in caplog.records)
