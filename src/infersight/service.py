@@ -97,6 +97,10 @@ class GatewayService:
             "Request records dropped because the write queue was full or the store failed.",
             lambda: float(self.writer.dropped_total),
         )
+        self.metrics.extra_counters["infersight_record_write_failures"] = (
+            "Failed attempts to write a batch of request records (each retry counts).",
+            lambda: float(self.writer.write_failures_total),
+        )
         self.router = UpstreamRouter(
             settings.upstreams, connect_timeout_s=settings.gateway.connect_timeout_s
         )
@@ -229,18 +233,23 @@ class GatewayService:
         log.info("gateway listening on %s", self.url)
 
     async def stop(self) -> None:
-        for daemon in reversed(self.daemons):
-            await daemon.stop()
-        if self._server is not None:
-            self._server.should_exit = True
-        if self._serve_task is not None:
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._serve_task
-        self.router.close()
-        # bounded: a store held locked by another process must not hold the stop for ever
-        await asyncio.to_thread(self.writer.close, WRITER_CLOSE_TIMEOUT_S)
-        await asyncio.to_thread(self.sample_writer.close, WRITER_CLOSE_TIMEOUT_S)
-        self.store.close()
+        try:
+            for daemon in reversed(self.daemons):
+                try:
+                    await daemon.stop()
+                except Exception:  # one daemon's failure must not cost the queued records
+                    log.exception("stopping %s failed", type(daemon).__name__)
+            if self._server is not None:
+                self._server.should_exit = True
+            if self._serve_task is not None:
+                with contextlib.suppress(asyncio.CancelledError):
+                    await self._serve_task
+            self.router.close()
+        finally:
+            # bounded: a store held locked by another process must not hold the stop for ever
+            await asyncio.to_thread(self.writer.close, WRITER_CLOSE_TIMEOUT_S)
+            await asyncio.to_thread(self.sample_writer.close, WRITER_CLOSE_TIMEOUT_S)
+            self.store.close()
 
 
 class ThreadedGateway:

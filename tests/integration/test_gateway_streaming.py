@@ -124,6 +124,9 @@ def test_one_record_per_request_and_metrics_agree(stack: StackFactory) -> None:
     req = (("model", "sim-model"), ("route", "chat"), ("status", "200"), ("upstream", "sim"))
     assert values[("infersight_requests_total", req)] == 6
     assert values[("infersight_requests_in_flight", (("upstream", "sim"),))] == 0
+    # the record writer's health: nothing dropped, no failed write
+    assert values[("infersight_records_dropped_total", ())] == 0
+    assert values[("infersight_record_write_failures_total", ())] == 0
     assert len(s.records()) == 6
 
 
