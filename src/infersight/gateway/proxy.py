@@ -175,35 +175,33 @@ class ProxyHandler:
         # is done) as well as while it streams
         gone: asyncio.Future[Message] = asyncio.ensure_future(receive())
         try:
-            response = await upstream.pool.send(
-                "POST",
-                scope["path"],
-                fwd,
-                body,
-                header_timeout_s=self.settings.first_byte_timeout_s,
-                client_gone=gone,
-            )
-        except UpstreamError as exc:
-            gone.cancel()
-            await self._upstream_failed(send, upstream, outcome, exc)
-            return
-        except BaseException:
-            gone.cancel()
-            raise
-        try:
-            content_type = response.header(b"content-type") or b""
-            if response.status == 200 and content_type.startswith(b"text/event-stream"):
-                await self._relay_stream(
-                    send, response, injected is not None, upstream, outcome.t0, outcome
+            try:
+                response = await upstream.pool.send(
+                    "POST",
+                    scope["path"],
+                    fwd,
+                    body,
+                    header_timeout_s=self.settings.first_byte_timeout_s,
+                    client_gone=gone,
                 )
-            else:
-                await self._relay_whole(send, response, upstream, outcome.t0, outcome)
-        except ClientGone:
-            outcome.error_class = "client_disconnect"
-            outcome.error_message = "client disconnected before the response ended"
+            except UpstreamError as exc:
+                await self._upstream_failed(send, upstream, outcome, exc)
+                return
+            try:
+                content_type = response.header(b"content-type") or b""
+                if response.status == 200 and content_type.startswith(b"text/event-stream"):
+                    await self._relay_stream(
+                        send, response, injected is not None, upstream, outcome
+                    )
+                else:
+                    await self._relay_whole(send, response, upstream, outcome)
+            except ClientGone:
+                outcome.error_class = "client_disconnect"
+                outcome.error_message = "client disconnected before the response ended"
+            finally:
+                response.close()
         finally:
             gone.cancel()
-            response.close()
 
     @staticmethod
     async def _upstream_failed(
@@ -231,7 +229,6 @@ class ProxyHandler:
         response: UpstreamResponse,
         strip_usage: bool,
         upstream: Upstream,
-        t0: float,
         outcome: Exchange,
     ) -> None:
         observer = SSEStreamObserver(
@@ -278,14 +275,13 @@ class ProxyHandler:
             if self.settings.capture_text:
                 outcome.response_text = observer.text
             completion = usage_int(observer.usage, "completion_tokens")
-            outcome.timing = stream_timing(t0, t_end, observer.content_times, completion)
+            outcome.timing = stream_timing(outcome.t0, t_end, observer.content_times, completion)
 
     async def _relay_whole(
         self,
         send: Send,
         response: UpstreamResponse,
         upstream: Upstream,
-        t0: float,
         outcome: Exchange,
     ) -> None:
         try:

@@ -309,9 +309,14 @@ class _Connection(asyncio.Protocol):
         self.response._wake()
 
     # used by the pool / response
-    def send(self, request: bytes) -> UpstreamResponse:
+    def send(
+        self, request: bytes, client_gone: asyncio.Future[Any] | None = None
+    ) -> UpstreamResponse:
+        """Write a request; the response ends early when `client_gone` resolves."""
         assert self.transport is not None
         self.response = UpstreamResponse(self)
+        if client_gone is not None:
+            client_gone.add_done_callback(self.response.client_went_away)
         self.parser = httptools.HttpResponseParser(self)
         self.transport.write(request)
         return self.response
@@ -404,9 +409,7 @@ class ConnectionPool:
             conn = self._idle.pop()
             if conn.closed:
                 continue
-            response = conn.send(payload)
-            if client_gone is not None:
-                client_gone.add_done_callback(response.client_went_away)
+            response = conn.send(payload, client_gone)
             try:
                 await wait_headers(response, header_timeout_s)
                 return response
@@ -418,9 +421,7 @@ class ConnectionPool:
         if client_gone is not None and client_gone.done():  # left while we connected
             self.release(conn)
             raise UpstreamError("client", "client went away")
-        response = conn.send(payload)
-        if client_gone is not None:
-            client_gone.add_done_callback(response.client_went_away)
+        response = conn.send(payload, client_gone)
         try:
             await wait_headers(response, header_timeout_s)
         except UpstreamError:
