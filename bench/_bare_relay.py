@@ -2,15 +2,27 @@
 connection on uvloop. No HTTP parsing, no observation, no records: what the gateway would cost
 if measuring were free.
 
-    python bench/_bare_relay.py UPSTREAM_HOST UPSTREAM_PORT LISTEN_PORT
+    python bench/_bare_relay.py UPSTREAM_HOST UPSTREAM_PORT LISTEN_PORT [WORK_US]
+
+WORK_US (default 0): CPU to burn per upstream read, in microseconds, standing in for the work a
+measuring relay does per read; it shows how the relay's CPU per request moves its latency.
 """
 
 from __future__ import annotations
 
 import asyncio
 import sys
+from time import perf_counter
 
 from _loadclient import new_event_loop
+
+WORK_S = 0.0  # CPU burnt per upstream read (set from WORK_US)
+
+
+def _burn(seconds: float) -> None:
+    end = perf_counter() + seconds
+    while perf_counter() < end:
+        pass
 
 
 class _Upstream(asyncio.Protocol):
@@ -22,6 +34,8 @@ class _Upstream(asyncio.Protocol):
         self.transport = transport  # type: ignore[assignment]
 
     def data_received(self, data: bytes) -> None:
+        if WORK_S:
+            _burn(WORK_S)
         self.down.write(data)
 
     def connection_lost(self, exc: Exception | None) -> None:
@@ -78,7 +92,9 @@ async def serve(up_host: str, up_port: int, port: int) -> None:
 
 
 def main() -> int:
+    global WORK_S
     up_host, up_port, port = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
+    WORK_S = float(sys.argv[4]) / 1e6 if len(sys.argv) > 4 else 0.0
     loop = new_event_loop()
     try:
         loop.run_until_complete(serve(up_host, up_port, port))

@@ -318,12 +318,15 @@ def start_nginx(workdir: Path, upstream_url: str, *, port: int | None = None) ->
     return child
 
 
-def start_bare_relay(workdir: Path, upstream_url: str, *, port: int | None = None) -> ChildProcess:
-    """bench/_bare_relay.py: the cheapest Python relay (a TCP pipe), the floor for Python."""
+def start_bare_relay(
+    workdir: Path, upstream_url: str, *, port: int | None = None, work_us: float = 0.0
+) -> ChildProcess:
+    """bench/_bare_relay.py: the cheapest Python relay (a TCP pipe), the floor for Python;
+    with work_us, it burns that much CPU per upstream read."""
     port = port or free_port()
     host, up_port = upstream_url.removeprefix("http://").rstrip("/").rsplit(":", 1)
     script = Path(__file__).resolve().parent / "_bare_relay.py"
-    argv = [sys.executable, str(script), host, up_port, str(port)]
+    argv = [sys.executable, str(script), host, up_port, str(port), f"{work_us:g}"]
     url = f"http://{HOST}:{port}"
     child = ChildProcess("bare", argv, cwd=workdir, log_path=workdir / "bare.log", url=url)
     try:

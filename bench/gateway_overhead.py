@@ -38,6 +38,7 @@ import argparse
 import asyncio
 import contextlib
 import dataclasses
+import functools
 import json
 import math
 import os
@@ -573,6 +574,14 @@ def main(argv: list[str] | None = None) -> int:
         help="also measure bench/_bare_relay.py, a TCP pipe on uvloop (the floor for Python)",
     )
     p.add_argument(
+        "--bare-relay-work-us",
+        type=float,
+        default=0.0,
+        metavar="US",
+        help="with --bare-relay: the pipe burns US microseconds of CPU per upstream read "
+        "(a stand-in for measuring work: how CPU per request moves the latency)",
+    )
+    p.add_argument(
         "--nginx",
         action="store_true",
         help="also measure nginx as a plain reverse proxy in the same run (the floor)",
@@ -582,6 +591,12 @@ def main(argv: list[str] | None = None) -> int:
     rounds = args.rounds or (1 if args.quick else 2)
     keys = ["zero", "paced"] if args.scenario == "both" else [args.scenario]
     references = tuple(n for n, on in (("nginx", args.nginx), ("bare", args.bare_relay)) if on)
+    if args.bare_relay_work_us and not args.bare_relay:
+        p.error("--bare-relay-work-us needs --bare-relay")
+    if args.bare_relay_work_us:
+        work_us = args.bare_relay_work_us
+        REFERENCE_STARTERS["bare"] = functools.partial(start_bare_relay, work_us=work_us)
+        REFERENCES["bare"] += f", burning {work_us:g} µs of CPU per upstream read"
 
     console = Console() if sys.stdout.isatty() else Console(width=160)
     install_interrupt_handlers()
