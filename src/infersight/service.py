@@ -191,6 +191,7 @@ class GatewayService:
                     )
                 )
         self._server: uvicorn.Server | None = None
+        self._cut = _CutRequests()
         self._serve_task: asyncio.Task[None] | None = None
         self._sock: socket.socket | None = None
         self.port = 0
@@ -220,6 +221,7 @@ class GatewayService:
             backlog=2048,
         )
         self._server = _Server(config)
+        logging.getLogger("uvicorn.error").addFilter(self._cut)
         self._serve_task = asyncio.get_running_loop().create_task(
             self._server.serve(sockets=[self._sock])
         )
@@ -244,12 +246,36 @@ class GatewayService:
             if self._serve_task is not None:
                 with contextlib.suppress(asyncio.CancelledError):
                     await self._serve_task
+            logging.getLogger("uvicorn.error").removeFilter(self._cut)
+            if self._cut.cut:
+                log.warning(
+                    "%d request(s) still running after gateway.shutdown_grace_s (%d s) were "
+                    "cut; they are recorded as gateway_error",
+                    self._cut.cut,
+                    self.settings.gateway.shutdown_grace_s,
+                )
             self.router.close()
         finally:
             # bounded: a store held locked by another process must not hold the stop for ever
             await asyncio.to_thread(self.writer.close, WRITER_CLOSE_TIMEOUT_S)
             await asyncio.to_thread(self.sample_writer.close, WRITER_CLOSE_TIMEOUT_S)
             self.store.close()
+
+
+class _CutRequests(logging.Filter):
+    """Drops uvicorn's traceback for each request it cancels when the shutdown grace runs
+    out (the proxy records those as gateway_error); the stop reports how many there were."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.cut = 0
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        exc = record.exc_info[1] if record.exc_info else None
+        if isinstance(exc, asyncio.CancelledError):
+            self.cut += 1
+            return False
+        return True
 
 
 class ThreadedGateway:

@@ -113,6 +113,11 @@ class GatewaySettings(_Section):
     capture_text: bool = Field(
         default=False, description="Store prompt and response text with each record (off: privacy)."
     )
+    body_timeout_s: float = Field(
+        default=30.0,
+        gt=0,
+        description="Longest wait for a client's request body to arrive, in seconds (then 408).",
+    )
     connect_timeout_s: float = Field(
         default=5.0, gt=0, description="Longest wait to connect to the upstream, in seconds."
     )

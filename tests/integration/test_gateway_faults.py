@@ -252,10 +252,12 @@ def test_upstream_dying_inside_an_event_ends_with_a_readable_error_event(
     assert rec.completion_tokens == 1 and rec.ttft_s is not None
 
 
-def test_stop_cuts_streams_still_running_after_the_grace_period(stack: StackFactory) -> None:
+def test_stop_cuts_streams_still_running_after_the_grace_period(
+    stack: StackFactory, caplog: pytest.LogCaptureFixture
+) -> None:
     """Stopping the gateway lets requests in flight finish for `shutdown_grace_s`, then cuts
-    them: the stop does not wait for a long stream, and its record says gateway_error with
-    the tokens relayed so far."""
+    them: the stop does not wait for a long stream, its record says gateway_error with the
+    tokens relayed so far, and the log says so in one line (no traceback per request)."""
     s = stack(SimKnobs(tokens=400, itl_ms=20), shutdown_grace_s=1)  # an 8 s stream
     seen: list[bytes] = []
 
@@ -282,3 +284,5 @@ def test_stop_cuts_streams_still_running_after_the_grace_period(stack: StackFact
     assert rec.error_class == "gateway_error"
     assert rec.error_message and "stopped" in rec.error_message
     assert rec.completion_tokens and 1 <= rec.completion_tokens < 400
+    assert not [r for r in caplog.records if r.exc_info], "a traceback was logged"
+    assert any("1 request(s) still running" in r.getMessage() for r in caplog.records)

@@ -326,11 +326,30 @@ def parse_completion_body(body: bytes) -> tuple[dict[str, Any] | None, str | Non
 
 
 def error_body_message(body: bytes) -> str:
-    """A short message from an upstream error body (OpenAI error shape or plain text)."""
+    """A short message from an upstream error body: OpenAI's error shape, a top-level
+    "message", FastAPI/pydantic validation details (locations and messages only: their
+    "input" echoes the request), or the start of a plain-text body."""
     obj = _parse(body)
     if isinstance(obj, dict):
         if "error" in obj:
             return _error_message(obj["error"])
+        if isinstance(obj.get("message"), str):
+            return str(obj["message"])[:500]
         if "detail" in obj:
-            return str(obj["detail"])[:500]
+            return _detail_message(obj["detail"])[:500]
     return body[:300].decode("utf-8", "replace").strip()
+
+
+def _detail_message(detail: Any) -> str:
+    if not isinstance(detail, list):
+        return str(detail)
+    parts = []
+    for item in detail:
+        if isinstance(item, dict):
+            loc = item.get("loc")
+            where = ".".join(str(p) for p in loc) if isinstance(loc, list) else ""
+            msg = str(item.get("msg", ""))
+            parts.append(f"{where}: {msg}" if where else msg)
+        else:
+            parts.append(str(item))
+    return "; ".join(parts)

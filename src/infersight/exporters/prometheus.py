@@ -38,6 +38,12 @@ E2E_BUCKETS_S: Final = (
 )  # fmt: skip
 
 Labels = tuple[str, ...]
+# Model names come from clients: at most this many get a label of their own, and a name that
+# has only ever been refused (invalid request, upstream 4xx) gets none, so that made-up names
+# cannot grow /metrics without bound. The rest are counted under OTHER_MODEL.
+MAX_MODEL_LABELS: Final = 100
+OTHER_MODEL: Final = "(other)"
+_CLIENT_ERRORS: Final = frozenset({"invalid_request", "upstream_4xx"})
 
 
 class _Collects(Protocol):
@@ -89,6 +95,7 @@ class GatewayMetrics:
         self.prompt_tokens: dict[Labels, int] = {}
         self.completion_tokens: dict[Labels, int] = {}
         self.in_flight: dict[str, int] = {}
+        self._models: set[str] = set()
         # name -> (help, reader): extra counters owned by other parts (the record writer)
         self.extra_counters: dict[str, tuple[str, Callable[[], float]]] = {}
         # other Prometheus collectors rendered on the same page (collected samples)
@@ -107,12 +114,22 @@ class GatewayMetrics:
             out[upstream] = (p, c + n)
         return out
 
+    def model_label(self, model: str, error_class: str | None) -> str:
+        """The `model` label for a request to `model` (see MAX_MODEL_LABELS)."""
+        if model in self._models:
+            return model
+        if error_class in _CLIENT_ERRORS or len(self._models) >= MAX_MODEL_LABELS:
+            return OTHER_MODEL
+        self._models.add(model)
+        return model
+
     def observe(self, record: RequestRecord, timing: StreamTiming | None) -> None:
-        key = (record.model, record.upstream)
-        req_key = (record.model, record.upstream, record.route, str(record.status))
+        model = self.model_label(record.model, record.error_class)
+        key = (model, record.upstream)
+        req_key = (model, record.upstream, record.route, str(record.status))
         self.requests[req_key] = self.requests.get(req_key, 0) + 1
         if record.error_class is not None:
-            err_key = (record.model, record.upstream, record.error_class)
+            err_key = (model, record.upstream, record.error_class)
             self.errors[err_key] = self.errors.get(err_key, 0) + 1
         if record.prompt_tokens:
             self.prompt_tokens[key] = self.prompt_tokens.get(key, 0) + record.prompt_tokens

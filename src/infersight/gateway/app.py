@@ -9,9 +9,19 @@ from typing import Final
 from starlette.types import ASGIApp
 
 from infersight.core.clock import Clock
+from infersight.core.sse import error_body_message
 from infersight.exporters.prometheus import GatewayMetrics
 from infersight.gateway.errors import error_body
-from infersight.gateway.proxy import ROUTES, ProxyHandler, Receive, RecordSink, Scope, Send
+from infersight.gateway.proxy import (
+    ROUTES,
+    ProxyHandler,
+    Receive,
+    RecordSink,
+    Scope,
+    Send,
+    forward_headers,
+    upstream_target,
+)
 from infersight.gateway.routing import UpstreamRouter
 from infersight.settings import Settings
 
@@ -50,7 +60,7 @@ class GatewayApp:
                 return
             await self.proxy.handle(scope, receive, send, route)
         elif path == "/v1/models":
-            await self._models(send)
+            await self._models(scope, send)
         elif path == "/metrics":
             body = self.metrics.exposition()
             await _reply(send, 200, body, _METRICS_TYPE)
@@ -67,28 +77,41 @@ class GatewayApp:
             )
             await _json(send, 404, error_body(404, msg))
 
-    async def _models(self, send: Send) -> None:
-        """The union of every upstream's model list."""
+    async def _models(self, scope: Scope, send: Send) -> None:
+        """The union of every upstream's model list, asked with the client's credentials. When
+        none lists any, the upstreams' refusal (401, say) is the answer, or else a 502."""
         data: list[object] = []
         problems: list[str] = []
+        refusals: list[int] = []
         timeout = self.settings.gateway.first_byte_timeout_s
+        headers = forward_headers(scope["headers"])
+        target = upstream_target(scope)
         for upstream in self.router.upstreams:
+            where = f"upstream '{upstream.name}' ({upstream.url})"
             try:
                 response = await upstream.pool.send(
-                    "GET", "/v1/models", [], b"", header_timeout_s=timeout
+                    "GET", target, headers, b"", header_timeout_s=timeout
                 )
                 try:
                     body = await response.read_all(timeout)
                 finally:
                     response.close()
-                listed = json.loads(body).get("data", []) if response.status == 200 else []
-                data.extend(listed if isinstance(listed, list) else [])
             except Exception as exc:  # one broken upstream must not hide the others
-                problems.append(f"upstream '{upstream.name}' ({upstream.url}): {exc}")
+                problems.append(f"{where}: {exc}")
+                continue
+            if response.status != 200:
+                refusals.append(response.status)
+                problems.append(f"{where} answered {response.status}: {error_body_message(body)}")
+                continue
+            listed = _model_list(body)
+            if listed is None:
+                problems.append(f"{where} answered a model list that is not one")
+                continue
+            data.extend(listed)
         if problems and not data:
-            await _json(
-                send, 502, error_body(502, "; ".join(problems), code="upstream_unreachable")
-            )
+            status = refusals[0] if len(refusals) == len(problems) else 502
+            code = "upstream_unreachable" if status == 502 else None
+            await _json(send, status, error_body(status, "; ".join(problems), code=code))
             return
         await _json(send, 200, json.dumps({"object": "list", "data": data}).encode())
 
@@ -109,6 +132,16 @@ class GatewayApp:
             {"status": "ready" if ready else "not ready", "upstreams": states}
         ).encode()
         await _json(send, 200 if ready else 503, body)
+
+
+def _model_list(body: bytes) -> list[object] | None:
+    """The "data" array of an OpenAI model list, or None when the body is not one."""
+    try:
+        obj = json.loads(body)
+    except (ValueError, RecursionError):
+        return None
+    listed = obj.get("data") if isinstance(obj, dict) else None
+    return listed if isinstance(listed, list) else None
 
 
 async def _reply(send: Send, status: int, body: bytes, content_type: bytes) -> None:

@@ -6,8 +6,14 @@ import json
 
 _TYPES = {
     400: "invalid_request_error",
+    401: "authentication_error",
+    403: "permission_error",
     404: "not_found_error",
+    405: "invalid_request_error",
+    408: "invalid_request_error",
     413: "invalid_request_error",
+    429: "rate_limit_error",
+    431: "invalid_request_error",
     502: "upstream_error",
     503: "upstream_error",
     504: "upstream_timeout",

@@ -9,7 +9,12 @@ from typing import Any, Final
 from infersight.core.records import SOURCES, RequestRecord
 from infersight.core.timing import StreamTiming
 from infersight.gateway.routing import Upstream
-from infersight.gateway.validation import ParsedRequest, estimate_tokens, prompt_text
+from infersight.gateway.validation import (
+    ParsedRequest,
+    estimate_tokens,
+    prompt_text,
+    redact_prompt,
+)
 
 SOURCE_HEADER: Final = b"x-infersight-source"
 # Classes of failure after which the tokens already streamed are still worth counting.
@@ -82,6 +87,9 @@ def build_record(
             prompt_tokens, estimated = estimate_tokens(prompt), True
         if completion_tokens is None and timing is not None:
             completion_tokens, estimated = timing.output_tokens, True
+    error_message = ex.error_message
+    if error_message and req is not None and not capture_text:
+        error_message = redact_prompt(error_message, req.body)  # upstreams may echo it
     tokens_per_s = timing.output_tokens_per_s if timing is not None else None
     if tokens_per_s is None and completion_tokens and e2e > 0 and ok:
         tokens_per_s = completion_tokens / e2e
@@ -95,7 +103,7 @@ def build_record(
         status=ex.status,
         e2e_s=e2e,
         error_class=ex.error_class,
-        error_message=safe_text(ex.error_message),
+        error_message=safe_text(error_message),
         ttft_s=timing.ttft_s if timing is not None else None,
         tpot_s=timing.tpot_s if timing is not None else None,
         itl_mean_s=timing.itl_mean_s if timing is not None else None,

@@ -57,6 +57,8 @@ _DROP_RESPONSE: Final = frozenset(
     {b"content-length", b"connection", b"keep-alive", b"transfer-encoding", b"date", b"server"}
 )
 _JSON: Final = [(b"content-type", b"application/json")]
+# Request heads larger than this are refused (431), not forwarded.
+MAX_HEADER_BYTES: Final = 64 * 1024
 
 
 class RecordSink(Protocol):
@@ -96,6 +98,7 @@ class ProxyHandler:
         self.in_flight += 1
         try:
             try:
+                _check_head(ex.headers)
                 raw = await self._read_body(receive, ex.headers)
                 req = ex.req = parse_request(raw, route)
                 upstream = ex.upstream = self.router.pick(req.model)
@@ -110,11 +113,18 @@ class ProxyHandler:
                 ex.status = exc.status
                 ex.error_class = "invalid_request"
                 ex.error_message = str(exc)
-                await _respond(send, exc.status, error_body(exc.status, str(exc), param=exc.param))
+                body = error_body(exc.status, str(exc), param=exc.param)
+                await _respond(send, exc.status, body, close=exc.status in (408, 413, 431))
                 return
             except ClientGone:
                 ex.error_class = "client_disconnect"
                 ex.error_message = "client went away while sending the request"
+                return
+            except Exception as exc:  # a gateway bug: an answer and a record, not a bare 500
+                log.exception("reading the request failed")
+                ex.status, ex.error_class = 500, "gateway_error"
+                ex.error_message = f"gateway error reading the request: {exc!r}"[:500]
+                await _respond(send, 500, error_body(500, ex.error_message, code="gateway_error"))
                 return
             self.metrics.in_flight[upstream.name] = self.metrics.in_flight.get(upstream.name, 0) + 1
             try:
@@ -140,19 +150,17 @@ class ProxyHandler:
             if name == b"content-length" and value.isdigit() and int(value) > limit:
                 raise RequestError(413, f"request body of {int(value)} bytes exceeds {limit} bytes")
         parts: list[bytes] = []
-        size = 0
-        while True:
-            message = await receive()
-            if message["type"] == "http.disconnect":
-                raise ClientGone
-            chunk = message.get("body", b"")
-            if chunk:
-                size += len(chunk)
-                if size > limit:
-                    raise RequestError(413, f"request body exceeds {limit} bytes")
-                parts.append(chunk)
-            if not message.get("more_body", False):
-                return parts[0] if len(parts) == 1 else b"".join(parts)
+        timeout = self.settings.body_timeout_s
+        try:
+            async with asyncio.timeout(timeout):  # one timer for the whole body
+                return await _receive_body(receive, parts, limit)
+        except TimeoutError:
+            size = sum(map(len, parts))
+            raise RequestError(
+                408,
+                f"the request body did not arrive within {timeout:g} s ({size} bytes came); "
+                "send it whole, or raise gateway.body_timeout_s",
+            ) from None
 
     async def _exchange(
         self,
@@ -165,11 +173,7 @@ class ProxyHandler:
     ) -> None:
         injected = with_usage_requested(req)
         body = injected if injected is not None else req.body_bytes
-        fwd = [
-            (k, v)
-            for k, v in outcome.headers
-            if k not in _DROP_REQUEST and not k.startswith(b"x-infersight-")
-        ]
+        fwd = forward_headers(outcome.headers)
         # from here on a client that goes away ends the exchange, and the upstream's request
         # with it: while the upstream thinks (a non-streamed answer sends no byte before it
         # is done) as well as while it streams
@@ -178,7 +182,7 @@ class ProxyHandler:
             try:
                 response = await upstream.pool.send(
                     "POST",
-                    scope["path"],
+                    upstream_target(scope),
                     fwd,
                     body,
                     header_timeout_s=self.settings.first_byte_timeout_s,
@@ -188,8 +192,7 @@ class ProxyHandler:
                 await self._upstream_failed(send, upstream, outcome, exc)
                 return
             try:
-                content_type = response.header(b"content-type") or b""
-                if response.status == 200 and content_type.startswith(b"text/event-stream"):
+                if response.status == 200 and _is_event_stream(response, req.stream):
                     await self._relay_stream(
                         send, response, injected is not None, upstream, outcome
                     )
@@ -415,6 +418,53 @@ async def _relay_queued(
             await _send(send, {"type": "http.response.body", "body": out, "more_body": True})
 
 
+async def _receive_body(receive: Receive, parts: list[bytes], limit: int) -> bytes:
+    size = 0
+    while True:
+        message = await receive()
+        if message["type"] == "http.disconnect":
+            raise ClientGone
+        chunk = message.get("body", b"")
+        if chunk:
+            size += len(chunk)
+            if size > limit:
+                raise RequestError(413, f"request body exceeds {limit} bytes")
+            parts.append(chunk)
+        if not message.get("more_body", False):
+            return parts[0] if len(parts) == 1 else b"".join(parts)
+
+
+def forward_headers(headers: list[tuple[bytes, bytes]]) -> list[tuple[bytes, bytes]]:
+    """The client's headers that go upstream (Authorization among them), without hop-by-hop
+    ones and the gateway's own x-infersight-*."""
+    return [
+        (k, v) for k, v in headers if k not in _DROP_REQUEST and not k.startswith(b"x-infersight-")
+    ]
+
+
+def upstream_target(scope: Scope) -> str:
+    """The path and query string to request from the upstream (an API version in the query,
+    as Azure OpenAI wants it, goes along)."""
+    query: bytes = scope.get("query_string") or b""
+    path: str = scope["path"]
+    return f"{path}?{query.decode('latin-1')}" if query else path
+
+
+def _check_head(headers: list[tuple[bytes, bytes]]) -> None:
+    size = sum(len(name) + len(value) + 4 for name, value in headers)
+    if size > MAX_HEADER_BYTES:
+        raise RequestError(431, f"request headers of {size} bytes exceed {MAX_HEADER_BYTES} bytes")
+
+
+def _is_event_stream(response: UpstreamResponse, client_streams: bool) -> bool:
+    """An SSE answer: text/event-stream in any letter case, with or without parameters; an
+    answer without a content type is one when the client asked for a stream."""
+    content_type = response.header(b"content-type")
+    if content_type is None:
+        return client_streams
+    return content_type.split(b";", 1)[0].strip().lower() == b"text/event-stream"
+
+
 def _response_headers(response: UpstreamResponse) -> list[tuple[bytes, bytes]]:
     return [(k.lower(), v) for k, v in response.headers if k.lower() not in _DROP_RESPONSE]
 
@@ -426,8 +476,12 @@ async def _send(send: Send, message: Message) -> None:
         raise ClientGone from exc
 
 
-async def _respond(send: Send, status: int, body: bytes) -> None:
+async def _respond(send: Send, status: int, body: bytes, *, close: bool = False) -> None:
+    """An answer of the gateway's own; `close` ends the connection after it (the client's
+    request may not have been read whole)."""
     headers = [*_JSON, (b"content-length", str(len(body)).encode())]
+    if close:
+        headers.append((b"connection", b"close"))
     try:
         await send({"type": "http.response.start", "status": status, "headers": headers})
         await send({"type": "http.response.body", "body": body, "more_body": False})

@@ -46,12 +46,21 @@ def _expect(body: dict[str, Any], key: str, types: tuple[type, ...], where: str 
         raise RequestError(400, f"'{where}{key}' must be {names}, got {got}", param=where + key)
 
 
+def _require(body: dict[str, Any], key: str, types: tuple[type, ...]) -> None:
+    if body.get(key) is None:
+        got = "missing" if key not in body else "null"
+        raise RequestError(400, f"'{key}' is required, got {got}", param=key)
+    _expect(body, key, types)
+
+
 def parse_request(raw: bytes, route: str) -> ParsedRequest:
     """Validate the fields the gateway relies on; other fields pass through untouched."""
     try:
         body = json.loads(raw)
     except (ValueError, UnicodeDecodeError) as exc:
         raise RequestError(400, f"request body is not valid JSON: {exc}") from None
+    except RecursionError:
+        raise RequestError(400, "request body is nested too deeply to be a request") from None
     if not isinstance(body, dict):
         raise RequestError(400, "request body must be a JSON object")
     _expect(body, "model", (str,))
@@ -61,9 +70,7 @@ def parse_request(raw: bytes, route: str) -> ParsedRequest:
     _expect(body, "temperature", (int, float))
     _expect(body, "stream_options", (dict,))
     if route == "chat":
-        if "messages" not in body:
-            raise RequestError(400, "'messages' is required", param="messages")
-        _expect(body, "messages", (list,))
+        _require(body, "messages", (list,))
         for i, message in enumerate(body["messages"]):
             if not isinstance(message, dict):
                 raise RequestError(
@@ -74,9 +81,7 @@ def parse_request(raw: bytes, route: str) -> ParsedRequest:
                     400, f"'messages[{i}].role' must be a string", param=f"messages[{i}].role"
                 )
     elif route == "completions":
-        if "prompt" not in body:
-            raise RequestError(400, "'prompt' is required", param="prompt")
-        _expect(body, "prompt", (str, list))
+        _require(body, "prompt", (str, list))
     stream = bool(body.get("stream", False))
     options = body.get("stream_options") or {}
     _expect(options, "include_usage", (bool,), "stream_options.")
@@ -125,6 +130,44 @@ def prompt_text(body: dict[str, Any]) -> str:
     if isinstance(prompt, list):
         return "\n".join(p for p in prompt if isinstance(p, str))
     return ""
+
+
+# Prompt pieces shorter than this are not looked for in error messages (too many false hits);
+# longer ones are also caught when an error message quotes only their beginning.
+_REDACT_MIN: Final = 8
+_REDACT_PREFIX: Final = 24
+
+
+def redact_prompt(message: str, body: dict[str, Any]) -> str:
+    """`message` (an upstream's error text) with any quoted part of the request's prompt
+    replaced by "[prompt]": validation errors of some servers echo their input, and the
+    prompt must not be stored unless text capture is on."""
+    pieces = [p for p in prompt_text(body).split("\n") if len(p) >= _REDACT_MIN]
+    for piece in sorted(pieces, key=len, reverse=True):
+        for form in (piece, json.dumps(piece)[1:-1]):
+            message = _cut_echoes(message, form)
+    return message
+
+
+def _cut_echoes(message: str, form: str) -> str:
+    message = message.replace(form, "[prompt]")
+    if len(form) <= _REDACT_PREFIX:
+        return message
+    head = form[:_REDACT_PREFIX]
+    at = message.find(head)
+    while at >= 0:  # an echo cut short: from the prompt's beginning to where the echo ends
+        quoted = _common_prefix(message, at, form)
+        message = message[:at] + "[prompt]" + message[at + quoted :]
+        at = message.find(head, at + 1)
+    return message
+
+
+def _common_prefix(text: str, at: int, form: str) -> int:
+    """How many characters of `form` `text` repeats from index `at` on."""
+    n = 0
+    while n < len(form) and at + n < len(text) and text[at + n] == form[n]:
+        n += 1
+    return n
 
 
 def estimate_tokens(text: str) -> int:

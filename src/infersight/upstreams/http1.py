@@ -10,7 +10,6 @@ and reuse the connection when the exchange ended cleanly.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import ssl
 import time
@@ -57,7 +56,8 @@ class Origin:
     @property
     def host_header(self) -> str:
         default = 443 if self.scheme == "https" else 80
-        return self.host if self.port == default else f"{self.host}:{self.port}"
+        host = f"[{self.host}]" if ":" in self.host else self.host  # an IPv6 literal
+        return host if self.port == default else f"{host}:{self.port}"
 
 
 class UpstreamResponse:
@@ -249,6 +249,9 @@ class _Connection(asyncio.Protocol):
         self._paused = False
         self._body_parts: list[bytes] = []
         self._read_at = 0.0
+        self._interim = False  # inside a 1xx interim response (100 Continue, 103 Early Hints)
+        self._until_close = False  # the body has no length and ends when the upstream closes
+        self.idle_since = 0.0
 
     # protocol callbacks
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
@@ -279,10 +282,13 @@ class _Connection(asyncio.Protocol):
         self.closed = True
         response = self.response
         if response is not None and not response.complete:
+            if self._until_close and exc is None:
+                # a body with neither length nor chunks ends when the upstream closes cleanly
+                response.complete = True
+                self._flush_body()
+                response._wake()
+                return
             if self.parser is not None and response.status:
-                # a body delimited by connection close ends here
-                with contextlib.suppress(httptools.HttpParserError):
-                    self.parser.feed_data(b"")
                 self._flush_body()
             if not response.complete:
                 reason = f": {exc}" if exc else ""
@@ -295,15 +301,26 @@ class _Connection(asyncio.Protocol):
 
     def on_headers_complete(self) -> None:
         assert self.response is not None and self.parser is not None
-        self.response.status = self.parser.get_status_code()
-        self.response.keep_alive = self.parser.should_keep_alive()
-        self.response._wake()
+        status = self.parser.get_status_code()
+        if 100 <= status < 200 and status != 101:
+            # an interim response: the final one follows on the same connection
+            self._interim = True
+            self.response.headers.clear()
+            return
+        response = self.response
+        response.status = status
+        response.keep_alive = self.parser.should_keep_alive()
+        self._until_close = _ends_at_close(status, response.headers)
+        response._wake()
 
     def on_body(self, body: bytes) -> None:
         self._body_parts.append(body)
 
     def on_message_complete(self) -> None:
         assert self.response is not None
+        if self._interim:
+            self._interim = False
+            return
         self.response.complete = True  # set first: a sink can tell the last piece
         self._flush_body()
         self.response._wake()
@@ -315,6 +332,7 @@ class _Connection(asyncio.Protocol):
         """Write a request; the response ends early when `client_gone` resolves."""
         assert self.transport is not None
         self.response = UpstreamResponse(self)
+        self._interim = self._until_close = False
         if client_gone is not None:
             client_gone.add_done_callback(self.response.client_went_away)
         self.parser = httptools.HttpResponseParser(self)
@@ -349,13 +367,45 @@ class _Connection(asyncio.Protocol):
             self.abort()
 
 
+def _ends_at_close(status: int, headers: list[tuple[bytes, bytes]]) -> bool:
+    """A body delimited by the connection's close (RFC 9112, 6.3): a status that has a body,
+    and neither a Content-Length nor a chunked Transfer-Encoding."""
+    if status < 200 or status in (204, 304):
+        return False
+    for name, value in headers:
+        key = name.lower()
+        if key == b"content-length":
+            return False
+        if key == b"transfer-encoding" and b"chunked" in value.lower():
+            return False
+    return True
+
+
+# An idle keep-alive connection older than this is closed instead of reused: servers close
+# idle connections after a few seconds (uvicorn, llama.cpp: 5 s), and a request sent just as
+# the server closes one is lost.
+IDLE_REUSE_S = 4.0
+# Methods that may be sent again when a reused connection fails before any answer; a POST
+# (a generation, maybe billed) is never sent twice unless it carries an idempotency key.
+_IDEMPOTENT = frozenset({"GET", "HEAD", "OPTIONS"})
+_IDEMPOTENCY_KEYS = frozenset({b"idempotency-key", b"x-idempotency-key"})
+
+
 class ConnectionPool:
     """Keep-alive connections to one origin. Idle connections are reused newest first."""
 
-    def __init__(self, origin: Origin, *, connect_timeout_s: float, max_idle: int = 512) -> None:
+    def __init__(
+        self,
+        origin: Origin,
+        *,
+        connect_timeout_s: float,
+        max_idle: int = 512,
+        idle_reuse_s: float = IDLE_REUSE_S,
+    ) -> None:
         self.origin = origin
         self.connect_timeout_s = connect_timeout_s
         self.max_idle = max_idle
+        self.idle_reuse_s = idle_reuse_s
         self._idle: list[_Connection] = []
         self._ssl: ssl.SSLContext | None = (
             ssl.create_default_context() if origin.scheme == "https" else None
@@ -390,8 +440,11 @@ class ConnectionPool:
     ) -> UpstreamResponse:
         """Send a request and wait for the response's status line and headers.
 
-        A reused keep-alive connection that the upstream had already closed fails before any
-        byte of response; the request is then sent once more on a fresh connection.
+        Idle connections are reused only while younger than `idle_reuse_s`. A reused
+        connection that fails before any byte of response (the upstream closed it as the
+        request went out) is retried once on a fresh connection, but only for idempotent
+        requests (GET, or a request with an Idempotency-Key): a POST may already be running
+        upstream, and is not sent twice.
         When `client_gone` resolves (the downstream client disconnected), the exchange ends
         with UpstreamError('client'), before or after the headers, and the connection is
         dropped, which cancels the request upstream.
@@ -405,9 +458,14 @@ class ConnectionPool:
             head.append(name + b": " + value + b"\r\n")
         head.append(b"\r\n")
         payload = b"".join(head) + body
+        retry = method in _IDEMPOTENT or any(k.lower() in _IDEMPOTENCY_KEYS for k, _ in headers)
+        now = time.monotonic()
         while self._idle:
             conn = self._idle.pop()
             if conn.closed:
+                continue
+            if now - conn.idle_since > self.idle_reuse_s:
+                conn.abort()
                 continue
             response = conn.send(payload, client_gone)
             try:
@@ -415,7 +473,7 @@ class ConnectionPool:
                 return response
             except UpstreamError as exc:
                 conn.abort()
-                if exc.kind != "protocol" or response.status:
+                if exc.kind != "protocol" or response.status or not retry:
                     raise
         conn = await self._connect()
         if client_gone is not None and client_gone.done():  # left while we connected
@@ -431,6 +489,7 @@ class ConnectionPool:
 
     def release(self, conn: _Connection) -> None:
         if len(self._idle) < self.max_idle:
+            conn.idle_since = time.monotonic()
             self._idle.append(conn)
         else:
             conn.abort()

@@ -7,6 +7,7 @@ import json
 from infersight.core.sse import (
     SSEStreamObserver,
     count_content_events,
+    error_body_message,
     event_data,
     parse_completion_body,
     split_events,
@@ -252,3 +253,18 @@ def test_an_oversized_event_is_relayed_unread_and_the_rest_observed() -> None:
     assert obs.usage == {"prompt_tokens": 5, "completion_tokens": 3, "total_tokens": 8}
     assert obs.finish_reason == "stop" and obs.done
     assert obs.bytes_total == len(big) + len(after)
+
+
+def test_error_body_message_shapes() -> None:
+    """OpenAI's shape, a top-level message (vLLM), and pydantic details without their input
+    (which echoes the request), else the start of the text."""
+    assert error_body_message(b'{"error":{"message":"bad key"}}') == "bad key"
+    assert error_body_message(b'{"object":"error","message":"too long","code":400}') == "too long"
+    detail = [
+        {"type": "missing", "loc": ["body", "model"], "msg": "Field required", "input": {"p": "x"}},
+        {"type": "x", "loc": ["body", "messages", 0], "msg": "bad", "input": "SECRET"},
+    ]
+    msg = error_body_message(json.dumps({"detail": detail}).encode())
+    assert msg == "body.model: Field required; body.messages.0: bad"
+    assert error_body_message(b'{"detail":"Not Found"}') == "Not Found"
+    assert error_body_message(b"<html>502 Bad Gateway</html>") == "<html>502 Bad Gateway</html>"

@@ -6,7 +6,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from infersight.core.records import RequestRecord
 from infersight.core.timing import stream_timing
-from infersight.exporters.prometheus import GatewayMetrics
+from infersight.exporters.prometheus import MAX_MODEL_LABELS, OTHER_MODEL, GatewayMetrics
 
 
 def record(**kw: object) -> RequestRecord:
@@ -61,3 +61,25 @@ def test_histograms_counters_and_itl_gaps() -> None:
     assert s[("infersight_requests_in_flight", (("upstream", "u"),))] == 3
     # the unreachable request has no latency to report
     assert s[("infersight_e2e_request_latency_seconds_count", mu)] == 1
+
+
+def test_client_chosen_model_names_cannot_grow_metrics_without_bound() -> None:
+    """Names only ever refused (invalid request, upstream 4xx) get no label of their own, and
+    at most MAX_MODEL_LABELS names do; the rest count under OTHER_MODEL, nothing is lost."""
+    m = GatewayMetrics()
+    for i in range(50):
+        m.observe(record(model=f"typo-{i}", status=404, error_class="invalid_request"), None)
+        m.observe(record(model=f"nope-{i}", status=404, error_class="upstream_4xx"), None)
+    for i in range(MAX_MODEL_LABELS + 50):
+        m.observe(record(model=f"real-{i}"), None)
+    m.observe(record(model="real-0", status=400, error_class="upstream_4xx"), None)
+    requests = {
+        labels: v for (name, labels), v in samples(m).items() if name == "infersight_requests_total"
+    }
+    models = {dict(labels)["model"] for labels in requests}
+    assert len(models) == MAX_MODEL_LABELS + 1 and OTHER_MODEL in models
+    assert not any(name.startswith(("typo-", "nope-")) for name in models)
+    assert sum(requests.values()) == 100 + MAX_MODEL_LABELS + 50 + 1
+    ok_other = (("model", OTHER_MODEL), ("route", "chat"), ("status", "200"), ("upstream", "u"))
+    assert requests[ok_other] == 50
+    assert requests[(("model", "real-0"), ("route", "chat"), ("status", "400"), ("upstream", "u"))]

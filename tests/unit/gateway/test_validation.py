@@ -11,6 +11,7 @@ from infersight.gateway.validation import (
     estimate_tokens,
     parse_request,
     prompt_text,
+    redact_prompt,
     with_usage_requested,
 )
 
@@ -26,7 +27,9 @@ def body(**fields: object) -> bytes:
         (b"[1, 2]", None, "JSON object"),
         (body(model=3, messages=[]), "model", "'model' must be a string, got int"),
         (body(model="m", messages="hi"), "messages", "'messages' must be an array"),
-        (body(model="m"), "messages", "'messages' is required"),
+        (body(model="m"), "messages", "'messages' is required, got missing"),
+        (body(model="m", messages=None), "messages", "'messages' is required, got null"),
+        (b'{"model":"m","messages":' + b"[" * 5000 + b"]" * 5000 + b"}", None, "nested too deeply"),
         (body(model="m", messages=[1]), "messages[0]", "'messages[0]' must be an object"),
         (body(model="m", messages=[{"content": "x"}]), "messages[0].role", "role"),
         (body(model="m", messages=[], stream="yes"), "stream", "must be a boolean"),
@@ -49,6 +52,8 @@ def test_bad_chat_requests(raw: bytes, param: str | None, fragment: str) -> None
 def test_completions_need_a_prompt() -> None:
     with pytest.raises(RequestError, match="'prompt' is required"):
         parse_request(body(model="m"), "completions")
+    with pytest.raises(RequestError, match="'prompt' is required, got null"):
+        parse_request(body(model="m", prompt=None), "completions")
     req = parse_request(body(model="m", prompt=["a", "b"]), "completions")
     assert prompt_text(req.body) == "a\nb"
 
@@ -114,3 +119,17 @@ def test_record_text_is_made_storable_and_counts_sane() -> None:
     assert usage_int({"completion_tokens": 12}, "completion_tokens") == 12
     for absurd in (2**70, -3, True, 1.5, "7"):
         assert usage_int({"completion_tokens": absurd}, "completion_tokens") is None
+
+
+def test_prompt_quoted_in_an_error_message_is_redacted() -> None:
+    """Upstream validation errors that echo the input (whole, JSON-escaped, or cut short)
+    lose the prompt; short words are left alone."""
+    secret = 'My "private" medical question about a rash that will not go away'
+    req = {"messages": [{"role": "user", "content": secret}, {"role": "user", "content": "hi"}]}
+    assert redact_prompt(f"input: {secret}!", req) == "input: [prompt]!"
+    escaped = json.dumps(secret)[1:-1]
+    assert redact_prompt(f"'input': '{escaped}'", req) == "'input': '[prompt]'"
+    cut = f"{{'content': '{secret[:40]}"
+    assert redact_prompt(cut, req) == "{'content': '[prompt]"
+    assert redact_prompt("hi there: model not found", req) == "hi there: model not found"
+    assert redact_prompt("x", {"prompt": ["a long prompt text here"]}) == "x"
