@@ -261,6 +261,7 @@ def test_a_post_is_never_sent_twice_when_a_reused_connection_dies(
     assert post(s.url).status_code == 200
     second = post(s.url, {**CHAT, "messages": [{"role": "user", "content": "second"}]})
     assert second.status_code == 502
+    assert "sent no answer: upstream closed the connection" in second.json()["error"]["message"]
     time.sleep(0.1)
     assert sum(b"POST" in h for h in up.heads) == 2  # once each: no retry
     recs = sorted(s.records(), key=lambda r: r.started_at)

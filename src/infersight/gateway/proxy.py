@@ -218,6 +218,9 @@ class ProxyHandler:
         if exc.kind == "timeout":
             outcome.status, outcome.error_class = 504, "upstream_timeout"
             msg = f"upstream '{upstream.name}' ({upstream.url}) did not answer in time: {exc}"
+        elif exc.kind == "protocol":  # connected, and got no usable answer
+            outcome.status, outcome.error_class = 502, "upstream_unreachable"
+            msg = f"upstream '{upstream.name}' ({upstream.url}) sent no answer: {exc}"
         else:
             outcome.status, outcome.error_class = 502, "upstream_unreachable"
             msg = f"upstream '{upstream.name}' ({upstream.url}) is unreachable: {exc}"
