@@ -29,6 +29,7 @@ from infersight.exporters.prometheus import GatewayMetrics
 from infersight.gateway.app import GatewayApp, create_app
 from infersight.gateway.proxy import RecordSink
 from infersight.gateway.routing import UpstreamRouter
+from infersight.gateway.server_protocol import with_head_timeout
 from infersight.quality.drift_daemon import DriftDaemon
 from infersight.quality.sampler import LiveSampler, SamplerDaemon, SamplingSink
 from infersight.quality.sweep_daemon import SweepDaemon
@@ -211,7 +212,8 @@ class GatewayService:
         config = uvicorn.Config(
             self.app,
             loop="none",
-            http="httptools",
+            # httptools, with a deadline for request heads
+            http=with_head_timeout(g.body_timeout_s),
             lifespan="off",
             access_log=False,
             proxy_headers=False,  # nothing reads the client address; one layer less per request

@@ -387,3 +387,26 @@ def test_ipv6_upstreams_get_a_bracketed_host_header() -> None:
     assert Origin.parse("http://[::1]:8000/v1").host_header == "[::1]:8000"
     assert Origin.parse("http://[::1]/").host_header == "[::1]"
     assert Origin.parse("http://127.0.0.1:80").host_header == "127.0.0.1"
+
+
+def test_connections_without_a_whole_request_head_are_closed_at_the_deadline(
+    stack: StackFactory,
+) -> None:
+    """A client that connects and sends nothing, or stops halfway through a request head,
+    loses the connection after gateway.body_timeout_s; a slow but complete request (head in
+    pieces, within the deadline) is served."""
+    s = stack(body_timeout_s=0.5)
+    silent = _send_raw(s.url, b"")
+    half = _send_raw(s.url, b"POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\n")
+    t0 = time.monotonic()
+    assert _read_response(silent) == b"" and _read_response(half) == b""
+    assert 0.3 < time.monotonic() - t0 < 5
+    body = json.dumps(CHAT).encode()
+    slow = _send_raw(s.url, b"POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\n")
+    time.sleep(0.2)
+    slow.sendall(b"Connection: close\r\nContent-Length: %d\r\n\r\n%b" % (len(body), body))
+    assert _read_response(slow).startswith(b"HTTP/1.1 200 ")
+    for sock in (silent, half, slow):
+        sock.close()
+    (rec,) = s.records()
+    assert rec.status == 200
