@@ -169,6 +169,34 @@ class PricingSettings(_Section):
         default=None, gt=0, description="Monthly budget for this upstream, in USD."
     )
 
+    @model_validator(mode="after")
+    def _known_instance_type(self) -> PricingSettings:
+        """An instance type must be in the price table unless usd_per_hour prices it."""
+        if not self.instance_type or not self.instance_type.strip() or self.usd_per_hour:
+            return self
+        # imported here: infersight.pricing imports this module
+        from infersight.pricing.table import (
+            PRICE_TABLE,
+            PRICE_TABLE_AS_OF,
+            UnknownInstanceTypeError,
+            instance_price,
+        )
+
+        try:
+            instance_price(self.instance_type)
+        except UnknownInstanceTypeError as err:
+            if err.suggestions:
+                known = "closest: " + ", ".join(err.suggestions)
+            else:
+                families = sorted({row.family for row in PRICE_TABLE})
+                known = "known families: " + ", ".join(f"{f}.*" for f in families)
+            raise SettingValueError(
+                f"unknown instance type (price table as of {PRICE_TABLE_AS_OF.isoformat()})",
+                hint=f"{known}; or set usd_per_hour (and gpus_per_instance) to price it yourself",
+                at=("instance_type",),
+            ) from None
+        return self
+
 
 class UpstreamSettings(_Section):
     """One LLM server behind the gateway."""

@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from infersight.pricing import (
@@ -14,7 +16,7 @@ from infersight.pricing import (
     resolve_pricing,
     same_family,
 )
-from infersight.settings import PricingSettings
+from infersight.settings import ConfigError, PricingSettings, load_settings
 
 SIZES = ["xlarge", "2xlarge", "4xlarge", "8xlarge", "12xlarge", "16xlarge", "24xlarge", "48xlarge"]
 
@@ -123,7 +125,22 @@ def test_resolve_unknown_type_priced_by_config() -> None:
 
 def test_resolve_unknown_type_without_price_raises() -> None:
     with pytest.raises(UnknownInstanceTypeError, match=r"ml\.g6\.xlarge"):
-        resolve_pricing(PricingSettings(instance_type="ml.g6.xlarg"))
+        resolve_pricing(PricingSettings.model_construct(instance_type="ml.g6.xlarg"))
+
+
+def test_settings_refuse_an_unknown_type_without_a_price(tmp_path: Path) -> None:
+    cfg = tmp_path / "p.yaml"
+    cfg.write_text("upstreams:\n  - url: http://a:1\n    pricing:\n      instance_type: bogus.x\n")
+    with pytest.raises(ConfigError) as info:
+        load_settings(cfg, env={})
+    text = str(info.value)
+    assert text.startswith(f"{cfg}:4: upstreams[0].pricing.instance_type: unknown instance type")
+    assert "got 'bogus.x'" in text and "usd_per_hour" in text
+    cfg.write_text("upstreams:\n  - pricing: {instance_type: ml.g6.xlarg}\n")
+    with pytest.raises(ConfigError, match=r"closest: ml\.g6\.xlarge"):
+        load_settings(cfg, env={})
+    cfg.write_text("upstreams:\n  - pricing: {instance_type: onprem-box, usd_per_hour: 3}\n")
+    assert load_settings(cfg, env={}).upstreams[0].pricing is not None
 
 
 def test_resolve_token_priced_and_empty() -> None:

@@ -144,10 +144,12 @@ def _s(ms: float | None) -> float | None:
 def build_pricing(args: argparse.Namespace) -> Pricing | None:
     if args.instance_type is None and args.usd_per_hour is None:
         return None
+    # unvalidated: resolve_pricing reports an unknown type with its close matches
+    settings = PricingSettings.model_construct(
+        instance_type=args.instance_type, usd_per_hour=args.usd_per_hour
+    )
     try:
-        price = resolve_pricing(
-            PricingSettings(instance_type=args.instance_type, usd_per_hour=args.usd_per_hour)
-        )
+        price = resolve_pricing(settings)
     except UnknownInstanceTypeError as exc:
         raise CliError(f"--instance-type: {exc}; or give --usd-per-hour") from None
     if price.usd_per_instance_hour is None:

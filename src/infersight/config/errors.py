@@ -18,10 +18,21 @@ KeyPath = tuple[str | int, ...]
 class SettingValueError(ValueError):
     """Raise from a field validator to give the user a fix hint along with the message."""
 
-    def __init__(self, message: str, *, hint: str = "", show_value: bool = True) -> None:
+    def __init__(
+        self,
+        message: str,
+        *,
+        hint: str = "",
+        show_value: bool = True,
+        at: tuple[str | int, ...] = (),
+    ) -> None:
         super().__init__(message)
         self.hint = hint
         self.show_value = show_value  # False: never echo the input (it may hold a secret)
+        # Keys below the validated object that the problem is about: a model validator that
+        # checks one field against another raises at=("instance_type",) so the error names
+        # that field (and its line), not the whole section.
+        self.at = at
 
 
 class _NoValue:

@@ -70,6 +70,22 @@ def describe(err: ErrorDetails, at: Located) -> tuple[str, str, bool]:
     return message, range_hint, kind != "missing"
 
 
+def _dig(data: object, keys: tuple[str | int, ...]) -> object:
+    """The value at `keys` in a validator's input (a model instance, dict or list)."""
+    for key in keys:
+        if isinstance(data, BaseModel):
+            data = data.model_dump()
+        if isinstance(data, list | tuple):
+            if not isinstance(key, int) or not 0 <= key < len(data):
+                return NO_VALUE
+            data = data[key]
+        elif isinstance(data, dict) and key in data:
+            data = data[key]
+        else:
+            return NO_VALUE
+    return data
+
+
 def validation_problems(
     exc: ValidationError,
     *,
@@ -83,9 +99,14 @@ def validation_problems(
     line found in the YAML tree `root`."""
     problems: list[ConfigProblem] = []
     for err in exc.errors():
-        loc = err["loc"]
+        below: tuple[str | int, ...] = getattr((err.get("ctx") or {}).get("error"), "at", ())
+        loc = (*err["loc"], *below)
         at = locate(loc, model)
         message, hint, show = describe(err, at)
+        value: object = err["input"]
+        if below:  # the input is the whole object the validator saw; show the field's value
+            value = _dig(value, below)
+            show = show and value is not NO_VALUE
         origin = next(
             (origins[loc[:i]] for i in range(len(loc), 0, -1) if loc[:i] in origins), None
         )
@@ -95,7 +116,7 @@ def validation_problems(
         problem = ConfigProblem(
             at.path,
             message,
-            err["input"] if show else NO_VALUE,
+            value if show else NO_VALUE,
             hint,
             origin if origin is not None else source,
             line,

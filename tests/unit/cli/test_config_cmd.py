@@ -144,3 +144,19 @@ def test_bare_config_prints_usage(capsys: pytest.CaptureFixture[str]) -> None:
     assert code == 2
     assert "init" in err
     assert "check" in err
+
+
+def test_check_and_run_refuse_an_unknown_instance_type(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (tmp_path / "p.yaml").write_text(
+        "upstreams:\n  - url: http://a:1\n    pricing:\n      instance_type: bogus.x\n"
+    )
+    code, out, err = run(capsys, "check", "--config", "p.yaml")
+    assert code == 2 and out == ""
+    assert "p.yaml:4: upstreams[0].pricing.instance_type: unknown instance type" in err
+    assert "known families:" in err
+    code = main(["run", "--config", "p.yaml", "--port", "0"])
+    out, err = capsys.readouterr()
+    assert code == 2 and "Traceback" not in out + err
+    assert "upstreams[0].pricing.instance_type" in " ".join(err.split())
