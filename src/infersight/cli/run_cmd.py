@@ -27,6 +27,7 @@ from infersight.settings import (
     UpstreamSettings,
     apply_overrides,
 )
+from infersight.store.migrations import StoreOpenError
 
 
 def register(sub: Any) -> None:
@@ -85,6 +86,8 @@ async def _serve(settings: Settings) -> int:
         service = GatewayService(settings)
     except ConfigError as exc:  # e.g. a notifier's secret variable is not set
         return fail(str(exc))
+    except StoreOpenError as exc:  # not an SQLite file, a directory, no such folder
+        return fail(str(exc), exit_code=1)
     try:
         await service.start()
     except OSError as exc:

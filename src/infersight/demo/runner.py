@@ -24,6 +24,7 @@ from infersight.localmodel.server import (
 from infersight.quality.settings import SweepSettings
 from infersight.service import GatewayService
 from infersight.settings import ConfigError, Settings
+from infersight.store.migrations import StoreOpenError
 
 log = logging.getLogger(__name__)
 REFRESH_S = 2.0
@@ -54,6 +55,8 @@ async def run_demo(
             service = GatewayService(settings)
         except ConfigError as exc:
             return fail(str(exc))
+        except StoreOpenError as exc:  # --db names a non-SQLite file, a folder, no such dir
+            return fail(str(exc), exit_code=1)
         try:
             await service.start()
         except OSError as exc:

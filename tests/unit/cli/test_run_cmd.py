@@ -1,0 +1,40 @@
+"""`infersight run` refusing bad input before it starts, through the real entry point."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+from infersight.cli.main import main
+
+
+@pytest.fixture(autouse=True)
+def _clean(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    for name in list(os.environ):
+        if name.upper().startswith("INFERSIGHT_"):
+            monkeypatch.delenv(name)
+
+
+def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str]:
+    code = main(["run", "--upstream", "http://127.0.0.1:9", "--port", "0", *argv])
+    out, err = capsys.readouterr()
+    assert "Traceback" not in out + err
+    return code, " ".join(err.split())
+
+
+def test_a_database_that_cannot_be_opened_is_one_message(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    junk = tmp_path / "junk.db"
+    junk.write_text("not a database\n")
+    code, err = run(capsys, "--db", str(junk))
+    assert code == 1
+    assert "cannot open SQLite store" in err and "file is not a database" in err
+    assert junk.read_text() == "not a database\n"  # left as it was
+    code, err = run(capsys, "--db", str(tmp_path))
+    assert code == 1 and "cannot open SQLite store" in err
+    code, err = run(capsys, "--db", str(tmp_path / "no" / "dir" / "x.db"))
+    assert code == 1 and "does not exist" in err
