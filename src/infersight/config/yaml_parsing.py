@@ -74,10 +74,25 @@ def _yaml_hint(problem: str) -> str:
     return "check the indentation and quoting of this line and the one above it"
 
 
+def _char_name(character: object) -> str:
+    return f"U+{character:04X}" if isinstance(character, int) else repr(character)
+
+
 def parse_yaml(text: str, *, source: str) -> tuple[dict[str, Any], yaml.Node | None]:
     """Parse config text into a mapping (empty for an empty file) and its node tree (for line
     numbers). Syntax errors, duplicate keys and a non-mapping top level raise ConfigError."""
-    loader = yaml.SafeLoader(text)
+    try:
+        loader = yaml.SafeLoader(text)  # checks every character first
+    except yaml.reader.ReaderError as exc:
+        line = text.count("\n", 0, exc.position) + 1
+        column = exc.position - (text.rfind("\n", 0, exc.position) + 1) + 1
+        raise ConfigError.single(
+            f"invalid YAML: unprintable character {_char_name(exc.character)} is not allowed",
+            source=source,
+            hint="delete it; it may be invisible, so retype the line",
+            line=line,
+            column=column,
+        ) from exc
     try:
         node = loader.get_single_node()
         if node is None:

@@ -160,3 +160,17 @@ def test_check_and_run_refuse_an_unknown_instance_type(
     out, err = capsys.readouterr()
     assert code == 2 and "Traceback" not in out + err
     assert "upstreams[0].pricing.instance_type" in " ".join(err.split())
+
+
+def test_an_unprintable_character_is_a_yaml_error_with_its_place(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (tmp_path / "ctrl.yaml").write_text("gateway:\n  port: 8400\x01\n")
+    code, out, err = run(capsys, "check", "--config", "ctrl.yaml")
+    assert code == 2 and out == ""
+    assert "ctrl.yaml:2:13: invalid YAML: unprintable character U+0001 is not allowed" in err
+    for command in (["run", "--port", "0"], ["stats"]):
+        code = main([*command, "--config", "ctrl.yaml"])
+        out, err = capsys.readouterr()
+        assert code == 2 and "Traceback" not in out + err
+        assert "ctrl.yaml:2:13: invalid YAML" in err
