@@ -187,3 +187,47 @@ def test_search_finds_the_capacity_the_slot_model_implies(tmp_path: Path) -> Non
     assert 0.9 * capacity <= best <= 1.1 * capacity, report["search"]["probes"]
     lo, hi = report["search"]["goodput_ci95"]
     assert lo <= report["search"]["goodput"] <= hi
+
+
+def test_an_unusable_out_is_refused_before_any_load(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    afile = tmp_path / "afile"
+    afile.write_text("keep me\n")
+    with run_sim_in_thread(SimKnobs(tokens=3)) as sim:
+        for out in (afile / "sub", afile):
+            code = main([
+                "loadtest", "--endpoint", sim.url, "--model", "sim-model", "concurrency", "1",
+                "--requests", "2", "--warmup", "0s", "--out", str(out),
+                "--db", str(tmp_path / "lt.db"), "--no-progress",
+            ])  # fmt: skip
+            captured = capsys.readouterr()
+            err = " ".join(captured.err.split())
+            assert code == 2 and "--out:" in err and "Traceback" not in err
+            assert "requests" not in captured.out
+        metrics = urllib.request.urlopen(sim.url + "/metrics", timeout=5).read().decode()
+    assert afile.read_text() == "keep me\n"
+    assert not (tmp_path / "lt.db").exists()  # nothing ran, nothing to store
+    served = [ln for ln in metrics.splitlines() if ln.startswith("vllm:request_success_total")]
+    assert served and all(float(ln.split()[-1]) == 0 for ln in served)  # no load was sent
+
+
+def test_a_report_that_cannot_be_written_loses_no_run(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (tmp_path / "out" / "report.json").mkdir(parents=True)  # writing report.json fails
+    with run_sim_in_thread(SimKnobs(tokens=3)) as sim:
+        code = main([
+            "loadtest", "--endpoint", sim.url, "--model", "sim-model", "concurrency", "1",
+            "--requests", "2", "--warmup", "0s", "--out", str(tmp_path / "out"),
+            "--db", str(tmp_path / "lt.db"), "--no-progress", "--no-charts",
+        ])  # fmt: skip
+    err = " ".join(capsys.readouterr().err.split())
+    assert code == 1 and "cannot write the reports" in err and "Traceback" not in err
+    assert "stored in" in err
+    store = SqliteStore(tmp_path / "lt.db")
+    try:
+        (row,) = store.loadtests.list_loadtests()
+    finally:
+        store.close()
+    assert row.model == "sim-model"

@@ -44,6 +44,7 @@ from infersight.loadtest.profiles import (
     sweep_levels,
 )
 from infersight.loadtest.progress import LiveProgress, PrintProgress, ProgressState
+from infersight.loadtest.report_json import report_dict
 from infersight.loadtest.results import Slo
 from infersight.loadtest.runner import LoadTestResult, RunSpec, run_loadtest
 from infersight.loadtest.search import SearchSpec
@@ -208,6 +209,7 @@ def main(args: argparse.Namespace) -> int:
         if args.headroom < 1:
             raise CliError(f"--headroom must be >= 1 (1.2 = 20 % spare), got {args.headroom}")
         settings = settings_from_args(args, db_path=args.db) if args.store else None
+        out_dir = prepare_out_dir(args.out or f"loadtest-{time.strftime('%Y%m%d-%H%M%S')}")
     except (CliError, WorkloadError, ValueError) as exc:
         return fail(str(exc))
     try:
@@ -226,11 +228,19 @@ def main(args: argparse.Namespace) -> int:
         headroom=args.headroom,
         pricing=pricing,
     )
-    out_dir = Path(args.out or f"loadtest-{time.strftime('%Y%m%d-%H%M%S')}")
-    report, written = write_reports(result, capacity, out_dir, charts=args.charts)
+    # stored first: a report file that cannot be written loses nothing
+    report = report_dict(result, capacity)
     stored = None
     if settings is not None:
         stored = _store(settings, result, capacity, report, out_dir)
+    try:
+        report, written = write_reports(
+            result, capacity, out_dir, charts=args.charts, report=report
+        )
+    except OSError as exc:
+        kept = f"the run is stored in {stored}" if stored else "the run was not stored"
+        fail(f"--out: cannot write the reports to {out_dir}: {exc.strerror or exc} ({kept})")
+        return 1
     if args.json:
         slim = {k: v for k, v in report.items() if k not in ("requests", "levels")}
         slim["files"] = [str(p) for p in written]
@@ -241,6 +251,24 @@ def main(args: argparse.Namespace) -> int:
             console = Console(highlight=False, width=160)
         console.print(render_summary(report, out_dir, stored))
     return 130 if result.status == "interrupted" else 0
+
+
+def prepare_out_dir(out: str) -> Path:
+    """The report folder `out`, created now (before any load is sent), so a path that cannot
+    hold the reports is a usage error up front. Raises CliError."""
+    path = Path(out).expanduser()
+    if path.exists() and not path.is_dir():
+        raise CliError(f"--out: {out} is a file, not a folder (name a folder for the reports)")
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise CliError(
+            f"--out: cannot create the folder {out}: {exc.strerror or exc} "
+            "(name a folder you can write to)"
+        ) from None
+    if not os.access(path, os.W_OK | os.X_OK):
+        raise CliError(f"--out: cannot write into {out} (name a folder you can write to)")
+    return path
 
 
 def _store(settings: Any, result: LoadTestResult, capacity: Any, report: dict[str, Any],

@@ -33,11 +33,15 @@ def write_reports(
     out_dir: str | Path,
     *,
     charts: bool = True,
+    report: dict[str, Any] | None = None,
 ) -> tuple[dict[str, Any], list[Path]]:
-    """Write every report file; returns (the JSON report, the paths written)."""
+    """Write every report file; returns (the JSON report, the paths written). `report`: the
+    JSON report already built from `result` and `capacity` (built here when None). Raises
+    OSError when a file cannot be written."""
     out = Path(out_dir).expanduser()
     out.mkdir(parents=True, exist_ok=True)
-    report = report_dict(result, capacity)
+    if report is None:
+        report = report_dict(result, capacity)
     written: list[Path] = []
 
     def put(name: str, data: str | bytes) -> None:
