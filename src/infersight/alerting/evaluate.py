@@ -1,8 +1,9 @@
 """One series rule against the store: datapoints per alarm instance, then the state machine.
 
 Every kind reads `Store.series(metric, ..., step_s=period_s, agg=statistic, labels=...)` over
-the last N closed periods (the current, partial period is never judged), so any series the
-store holds is alertable. Series split into alarm instances by `group_by` (none: one instance
+the last N closed periods (the current, partial period is never judged, nor a closed one whose
+derived request series compaction has not written yet: `Store.complete_until`), so any series
+the store holds is alertable. Series split into alarm instances by `group_by` (none: one instance
 per series; a list: per value of those labels, the series of one instance combined per period
 with `combine`). With `divide_by`, numerator and denominator are summed per instance and
 divided per period (error ratio = errors / requests).
@@ -160,6 +161,18 @@ def guard(
     ]
 
 
+def evaluable_end(store: Store, rule: AlertRuleSettings, now: float) -> float:
+    """The end of the newest period that has closed *and* whose data is complete. Derived
+    request series (requests_per_s, ttft_seconds, ...) appear only when compaction derives
+    their minute, some seconds after it closed; judging that minute earlier would read it as
+    missing (an alarm resolving and firing again every period)."""
+    names = [parse_selector(rule.metric).name]
+    if rule.divide_by:
+        names.append(parse_selector(rule.divide_by).name)
+    ready = min([now, *(store.complete_until(n) for n in names)])
+    return last_closed_end(ready, rule.period_s)
+
+
 def _newest(slots: Slots) -> float | None:
     return next((v for _, v in reversed(slots) if v is not None), None)
 
@@ -181,7 +194,7 @@ class SeriesEvaluator:
         self, store: Store, now: float, previous: Mapping[str, AlarmRecord]
     ) -> list[Observation]:
         r = self.rule
-        end = last_closed_end(now, r.period_s)
+        end = evaluable_end(store, r, now)
         start = end - self.window_s
         current, raw = rule_data(store, r, start, end)
         keys = set(current) | set(previous)

@@ -213,6 +213,13 @@ class Store(Protocol):
         """Every metric name stored, sorted (derived request series included)."""
         ...
 
+    def complete_until(self, name: str) -> float:
+        """The time before which `series(name, ...)` holds all it will ever hold. Series derived
+        from request records (`core.derived.DERIVED_SERIES`) exist only for the minutes that
+        `compact` derived, so for them this is how far it got; samples written directly are
+        readable at once (+inf), as are derived names in a store never compacted."""
+        ...
+
     def compact(self, now: float) -> None:
         """Roll complete minutes up into the 1m tier and complete hours into the 1h tier,
         derive the request series, and apply retention (request records included).

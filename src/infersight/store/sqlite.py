@@ -221,6 +221,9 @@ class SqliteStore:
     def metric_names(self) -> list[str]:
         return self._metrics.metric_names()
 
+    def complete_until(self, name: str) -> float:
+        return self._metrics.complete_until(name)
+
     def compact(self, now: float) -> None:
         self._metrics.compact(now)
 

@@ -45,7 +45,7 @@ from infersight.core.series import (
 )
 from infersight.settings import RetentionSettings
 from infersight.store.base import Series
-from infersight.store.derived import derive_window, first_finished_at
+from infersight.store.derived import DERIVED_SERIES, derive_window, first_finished_at
 
 DAY_S: Final = 86_400.0
 ROLLUP_DELAY_S: Final = 10.0
@@ -218,6 +218,13 @@ class SqliteMetrics:
             if (points := aggregate_projected(rows, agg, start, end, step_s))
         ]
         return sorted(out, key=lambda s: s.labels)
+
+    def complete_until(self, name: str) -> float:
+        """How far `compact` derived `name` from the request records (+inf: not derived)."""
+        if name not in DERIVED_SERIES:
+            return math.inf
+        with self._lock:
+            return _read_state(self._connection()).get(REQUESTS_DONE, math.inf)
 
     # -- compaction --------------------------------------------------------------------------
 

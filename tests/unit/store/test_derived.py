@@ -147,3 +147,14 @@ def test_request_retention_waits_for_derivation() -> None:
     [s] = store.series("requests_per_s", M0, M0 + 3 * day_s, step_s=60)
     assert [p[0] for p in s.points] == [M0, M0 + 2 * day_s]
     store.close()
+
+
+def test_complete_until_is_how_far_compaction_derived_the_request_series() -> None:
+    store = SqliteStore(":memory:")
+    assert store.complete_until("requests_per_s") == float("inf")  # never compacted
+    store.write_records([rec(0, M0 + 10)])
+    store.compact(M0 + 200)  # 10 s rollup delay: minutes before M0 + 180 are derived
+    assert store.complete_until("requests_per_s") == M0 + 180
+    assert store.complete_until("ttft_seconds") == M0 + 180
+    assert store.complete_until("gpu_utilization_ratio") == float("inf")  # raw: readable at once
+    store.close()
