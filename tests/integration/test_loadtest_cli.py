@@ -67,6 +67,35 @@ def test_sweep_writes_reports_and_records_the_run(
         ),
         (["--endpoint", "http://127.0.0.1:9", "--model", "m", "search"], 2, "at least one SLO"),
         (
+            ["--endpoint", "notaurl", "--model", "m", "concurrency", "1"],
+            2,
+            "--endpoint: must start with http:// or https://, got 'notaurl'",
+        ),
+        (
+            ["--endpoint", "http://[::1", "--model", "m", "concurrency", "1"],
+            2,
+            "--endpoint: is not a valid URL",
+        ),
+        (
+            ["--endpoint", "http://127.0.0.1:99999/v1", "--model", "m", "concurrency", "1"],
+            2,
+            "--endpoint: has an invalid port",
+        ),
+        (
+            [
+                "--endpoint",
+                "http://127.0.0.1:9",
+                "--model",
+                "m",
+                "--engine-metrics",
+                "x",
+                "concurrency",
+                "1",
+            ],
+            2,
+            "--engine-metrics: must start with http://",
+        ),
+        (
             [
                 "--endpoint",
                 "http://127.0.0.1:9",

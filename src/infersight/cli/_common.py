@@ -13,6 +13,8 @@ from typing import TYPE_CHECKING
 
 from rich.console import Console
 
+from infersight.config.errors import SettingValueError
+from infersight.config.validators import check_http_url
 from infersight.settings import (
     ConfigError,
     Settings,
@@ -81,6 +83,15 @@ def opened_store(settings: StoreSettings, *, hint: str | None) -> Iterator[Store
         yield store
     finally:
         store.close()
+
+
+def checked_url(flag: str, value: str, *, example: str = "http://127.0.0.1:8000/v1") -> str:
+    """`value` (stripped) when it is an http(s) URL with a host and a valid port; otherwise
+    CliError (exit 2) "FLAG: what is wrong, got VALUE (how to fix it)"."""
+    try:
+        return check_http_url(value, example=example, port_example="http://host:8000/v1")
+    except SettingValueError as exc:
+        raise CliError(f"{flag}: {exc}, got {value!r} ({exc.hint})") from None
 
 
 def default_embed() -> Embed:

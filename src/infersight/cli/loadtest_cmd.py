@@ -26,6 +26,7 @@ from rich.console import Console
 
 from infersight.cli._common import (
     CliError,
+    checked_url,
     fail,
     opened_store,
     settings_from_args,
@@ -203,6 +204,13 @@ def main(args: argparse.Namespace) -> int:
     if not args.endpoint or not args.model:
         return fail("--endpoint URL and --model NAME are required")
     try:
+        args.endpoint = checked_url("--endpoint", args.endpoint)
+        if args.engine_metrics:
+            args.engine_metrics = checked_url(
+                "--engine-metrics", args.engine_metrics, example="http://host:8000/metrics"
+            )
+        if args.gateway:
+            args.gateway = checked_url("--gateway", args.gateway, example="http://127.0.0.1:8400")
         workload = build_workload(args)
         spec = build_spec(args)
         pricing = build_pricing(args)

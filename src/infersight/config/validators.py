@@ -18,7 +18,10 @@ def check_http_url(v: str, *, example: str, port_example: str) -> str:
     URL with a port for the port hint (e.g. http://host:8000)."""
     hint = f"write a full URL such as {example}"
     v = v.strip()
-    parts = urlsplit(v)
+    try:
+        parts = urlsplit(v)
+    except ValueError as exc:  # "Invalid IPv6 URL": an unclosed [
+        raise SettingValueError(f"is not a valid URL ({exc})", hint=hint) from None
     if parts.scheme not in ("http", "https"):
         raise SettingValueError("must start with http:// or https://", hint=hint)
     if not parts.hostname:
