@@ -353,6 +353,33 @@ def test_eval_cli_errors(
     store = SqliteStore(tmp_path / "e.db")
     assert store.quality.list_sweeps(0, 2e9)[0].status == "failed"
     store.close()
+    for flags, message in (
+        (["--endpoint", "notaurl"], "--endpoint: must start with http:// or https://"),
+        (["--temperature", "-1"], "--temperature must be between 0 and 2, got -1"),
+        (["--api-key-env", "INFERSIGHT_TEST_UNSET_KEY"], "INFERSIGHT_TEST_UNSET_KEY is not set"),
+    ):
+        monkeypatch.delenv("INFERSIGHT_TEST_UNSET_KEY", raising=False)
+        assert main(["eval", str(dataset), *flags, *base]) == 2
+        err = " ".join(capsys.readouterr().err.split())
+        assert message in err and "Traceback" not in err
+
+
+def test_eval_cli_reports_that_cannot_be_written_exit_1_and_keep_the_sweep(
+    answers: AnswerServer, dataset: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str],
+    embed: Embed, monkeypatch: pytest.MonkeyPatch,
+) -> None:  # fmt: skip
+    from infersight.cli import eval_cmd
+
+    monkeypatch.setattr(eval_cmd, "LOAD_EMBED", lambda: embed)
+    (tmp_path / "afile").write_text("x")
+    args = ["eval", str(dataset), "--endpoint", answers.url, "--scorers", "accuracy"]
+    code = main([*args, "--db", str(tmp_path / "e.db"), "--out", str(tmp_path / "afile" / "x")])
+    err = " ".join(capsys.readouterr().err.split())
+    assert code == 1 and "cannot write the reports" in err and "the sweep is stored" in err
+    assert "every item failed" not in err
+    store = SqliteStore(tmp_path / "e.db")
+    assert [s.status for s in store.quality.list_sweeps(0, 2e9)] != []
+    store.close()
 
 
 # -- a quality alert through the alert engine to a webhook ----------------------------------------

@@ -28,7 +28,13 @@ from typing import Any, Final
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from infersight.cli._common import CliError, default_embed, opened_store, settings_from_args
+from infersight.cli._common import (
+    CliError,
+    checked_url,
+    default_embed,
+    opened_store,
+    settings_from_args,
+)
 from infersight.cli.eval_view import fail, print_report
 from infersight.clock import SystemClock
 from infersight.quality.datasets import DatasetError
@@ -122,6 +128,16 @@ def _check(args: argparse.Namespace) -> tuple[list[str], list[str]]:
         raise CliError(f"--alpha must be between 0 and 1, got {args.alpha}")
     if args.timeout <= 0:
         raise CliError(f"--timeout must be > 0, got {args.timeout}")
+    if not 0 <= args.temperature <= 2:
+        raise CliError(f"--temperature must be between 0 and 2, got {args.temperature}")
+    if args.endpoint is not None:
+        args.endpoint = checked_url("--endpoint", args.endpoint)
+    if args.api_key_env is not None and not os.environ.get(args.api_key_env, "").strip():
+        state = "is not set" if args.api_key_env not in os.environ else "is empty"
+        raise CliError(
+            f"--api-key-env: environment variable {args.api_key_env} {state} "
+            f"(export {args.api_key_env}=... first, or leave the option out to send no key)"
+        )
     return scorers, [t.strip() for t in args.tags.split(",") if t.strip()]
 
 
@@ -165,7 +181,7 @@ def main(args: argparse.Namespace) -> int:
         dataset = open_dataset(args.dataset)
     except DatasetError as exc:
         return fail(f"infersight eval: the dataset cannot be used:\n{exc}")
-    api_key = os.environ.get(args.api_key_env) if args.api_key_env else None
+    api_key = os.environ[args.api_key_env].strip() if args.api_key_env else None
     target = SweepTarget(
         base_url=(args.endpoint or gateway_url(settings)).rstrip("/"),
         model=args.model or "",
@@ -226,10 +242,12 @@ def main(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(report.to_json(), indent=2, default=str))
     else:
-        print_report(Console(highlight=False), report, previous, paths, settings.store.path)
+        print_report(Console(highlight=False), report, previous, paths or [], settings.store.path)
     if report.status == "failed":
         first = next((r.answer.error for r in report.results if r.answer.error), "")
         fail(f"infersight eval: every item failed (first: {first}); check --endpoint and --model")
+        return 1
+    if paths is None:  # the sweep is stored; only its report files are missing
         return 1
     if args.fail_on_regression and report.regressed:
         return EXIT_REGRESSED
@@ -241,7 +259,9 @@ def _write_reports(
     previous: dict[str, dict[str, Any]],
     previous_summary: dict[str, Any] | None,
     out_dir: str,
-) -> list[Path]:
+) -> list[Path] | None:
+    """The JSON and HTML report files written into `out_dir`; None (after saying why on
+    stderr) when they cannot be written."""
     folder = Path(out_dir).expanduser()
     try:
         folder.mkdir(parents=True, exist_ok=True)
@@ -252,6 +272,9 @@ def _write_reports(
         html_path = base.with_suffix(".html")
         html_path.write_text(render_sweep_html(report.to_json(), previous, previous_summary))
     except OSError as exc:
-        fail(f"infersight eval: cannot write the reports to {folder}: {exc}")
-        return []
+        fail(
+            f"infersight eval: cannot write the reports to {folder}: {exc.strerror or exc} "
+            "(the sweep is stored; name a folder you can write to with --out)"
+        )
+        return None
     return [json_path, html_path]
