@@ -108,3 +108,41 @@ def test_consistency_separates_agreeing_from_disagreeing_groups(
     ]
     results = ConsistencyScorer().score_many(items, embed)
     assert auroc([x.score for x in results], [r["label"] for r in data]) >= MIN_AUROC
+
+
+@pytest.mark.parametrize("template", ["{ref}", "{ref}.", "The answer is {ref}."])
+def test_hallucination_supports_exact_and_extractive_grounded_answers(
+    embed: CachedEmbed, template: str
+) -> None:
+    """The reference answer of every grounded default item (e.g. "two" where the context says
+    "two infrared cameras", "220 °C", "The answer is 45 days.") is supported by its context."""
+    from infersight.quality.datasets import default_dataset
+
+    scorer = HallucinationScorer()
+    grounded = [it for it in default_dataset().items if it.context]
+    assert len(grounded) >= 10
+    flagged = []
+    for it in grounded:
+        for ref in it.references:
+            item = ScoreInput(
+                it.question, template.format(ref=ref), references=it.references, context=it.context
+            )
+            result = scorer.score(item, embed)
+            if not result.passed:
+                flagged.append((it.id, item.answer, result.reason))
+    assert flagged == []
+
+
+def test_hallucination_still_flags_grounded_answers_with_new_facts(embed: CachedEmbed) -> None:
+    from infersight.quality.datasets import default_dataset
+
+    by_id = {it.id: it for it in default_dataset().items}
+    probe, oven = by_id["ctx-probe-instruments"], by_id["ctx-recipe-oven"]
+    for it, answer in [
+        (probe, "three"),
+        (probe, "The answer is two ultraviolet telescopes."),
+        (oven, "The answer is 250 °C."),
+        (oven, "Preheat it to 220 °C in a wood-fired brick kiln fuelled by birch logs."),
+    ]:
+        item = ScoreInput(it.question, answer, references=it.references, context=it.context)
+        assert not HallucinationScorer().score(item, embed).passed, answer

@@ -4,11 +4,16 @@ The answer is split into sentences, and each gets a support value in [0, 1]; the
 1 - mean(support) (0 = every sentence supported) and the verdict is "hallucinated" when any
 sentence's support is below SUPPORTED (the reason quotes it). Three sources, by preference:
 
-- context (grounded answers): everything must come from the passage. A sentence is supported
-  by semantic similarity to the closest context sentence (ramp SIM_LOW..SIM_HIGH), times a
-  penalty for content words found in neither context nor question (novel words are claims
-  the passage does not make): none up to NOVELTY_FREE of them, total from NOVELTY_NONE on;
-  numbers or names absent from context and question drop it to 0.
+- context (grounded answers): everything must come from the passage. Numbers or names absent
+  from context, question and references drop a sentence to 0. A sentence whose every content
+  word is in the context, question or references ("two", "220 °C", "The answer is 45 days.";
+  answer glue such as "answer" or "according" does not count), or that states a reference and
+  nothing else ("The answer is no."), is supported: short extractive answers embed far from
+  whole context sentences, so similarity alone would reject them. Otherwise its
+  support is its semantic similarity to the closest context sentence (ramp
+  SIM_LOW..SIM_HIGH), times a penalty for content words found in none of them (novel words
+  are claims the passage does not make): none up to NOVELTY_FREE of them, total from
+  NOVELTY_NONE on.
 - reference (short answers): the reference covers the key fact only, so extra detail is not
   punished (a wrong year next to the right name goes unseen), contradiction is: a sentence
   with numbers (names) of its own while the answer gives none of the reference's numbers
@@ -86,9 +91,19 @@ def _texts(item: ScoreInput) -> list[str]:
     return [*_answer_sentences(item.answer), *_source_units(item, mode)]
 
 
+# Words that frame an answer rather than claim anything ("The answer is ...", "According to
+# the passage, ..."): not counted as new words of a grounded answer.
+ANSWER_GLUE = frozenset(
+    text.content_tokens(
+        """answer answers correct response according context passage text document based say
+        says stated states mentioned given provided yes"""
+    )
+)
+
+
 def _context_support(sentence: str, sim: float, item: ScoreInput) -> SentenceSupport:
     assert item.context is not None
-    known = f"{item.context} {item.question}"
+    known = " ".join([item.context, item.question, *item.references])
     new_numbers = text.numbers(sentence) - text.numbers(known)
     if new_numbers:
         shown = ", ".join(f"{n:g}" for n in sorted(new_numbers))
@@ -98,9 +113,13 @@ def _context_support(sentence: str, sim: float, item: ScoreInput) -> SentenceSup
         return SentenceSupport(
             sentence, 0.0, f"names not in the context ({', '.join(sorted(new_names))})"
         )
-    words = text.content_tokens(sentence)
+    words = [w for w in text.content_tokens(sentence) if w not in ANSWER_GLUE]
     known_words = set(text.content_tokens(known))
     novelty = sum(1 for w in words if w not in known_words) / len(words) if words else 0.0
+    if novelty == 0.0 and words:
+        return SentenceSupport(sentence, 1.0, "every content word is in the context")
+    if novelty == 0.0 and any(text.contains_phrase(sentence, ref) for ref in item.references):
+        return SentenceSupport(sentence, 1.0, "states the reference")  # "The answer is no."
     support = ramp(sim, SIM_LOW, SIM_HIGH) * (1.0 - ramp(novelty, NOVELTY_FREE, NOVELTY_NONE))
     return SentenceSupport(
         sentence, support, f"similarity {fmt(sim)} to the context, {novelty:.0%} new words"
