@@ -39,6 +39,7 @@ from infersight.config.loading import (
     env_override_names,
     find_config_file,
     load_settings,
+    place_problems,
     settings_from_mapping,
 )
 from infersight.config.model_walk import (
@@ -83,6 +84,7 @@ __all__ = [
     "item_type",
     "load_settings",
     "parse_yaml",
+    "place_problems",
     "render_path",
     "settings_from_mapping",
     "unwrap_annotation",

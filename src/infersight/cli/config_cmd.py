@@ -20,7 +20,9 @@ from infersight.settings import (
     env_override_names,
     find_config_file,
     load_settings,
+    place_problems,
 )
+from infersight.startup_checks import startup_problems
 
 
 def add_config_option(parser: argparse.ArgumentParser) -> None:
@@ -126,9 +128,13 @@ def _env_note() -> str:
 def _check(args: argparse.Namespace) -> int:
     try:
         file = find_config_file(args.config)
-        load_settings(args.config)
+        settings = load_settings(args.config)
     except ConfigError as err:
         return _fail(err)
+    # what `run` would find at start-up: notifiers' secret variables, sweep dataset files
+    problems = startup_problems(settings)
+    if problems:
+        return _fail(ConfigError(place_problems(problems, file)))
     if file is None:
         print(
             f"OK: no {DEFAULT_CONFIG_FILENAME} here; the built-in defaults{_env_note()} are valid"

@@ -26,7 +26,10 @@ from infersight.settings import (
     Settings,
     UpstreamSettings,
     apply_overrides,
+    find_config_file,
+    place_problems,
 )
+from infersight.startup_checks import notifier_problems
 from infersight.store.migrations import StoreOpenError
 
 
@@ -59,7 +62,14 @@ def main_run(args: argparse.Namespace) -> int:
         settings = settings_from_args(
             args, upstream_url=args.upstream, port=args.port, host=args.host, db_path=args.db
         )
+        problems = notifier_problems(settings)
+        if problems:  # a notifier's secret variable is unset: say where the file names it
+            raise CliError(
+                str(ConfigError(place_problems(problems, find_config_file(args.config))))
+            )
     except CliError as exc:
+        return fail(str(exc))
+    except ConfigError as exc:
         return fail(str(exc))
     setup_logging(settings.log_level)
     return _run_loop(_serve(settings))

@@ -7,8 +7,10 @@ environment variable), the dotted path of the setting, the bad value and how to 
 from __future__ import annotations
 
 import copy
+import dataclasses
 import json
 import os
+import re
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final, Literal, get_args, get_origin
@@ -27,7 +29,7 @@ from infersight.config.errors import (
 )
 from infersight.config.model_walk import is_dict, is_list, is_model, item_type, unwrap_annotation
 from infersight.config.validation import validation_problems
-from infersight.config.yaml_parsing import parse_yaml
+from infersight.config.yaml_parsing import node_line, parse_yaml
 
 if TYPE_CHECKING:
     from infersight.settings import Settings
@@ -317,6 +319,38 @@ def load_settings(
     overrides, problems = _env_overrides(environ)
     labelled = [(p, v, _env_label(var)) for p, v, var in overrides]
     return _assemble(data, labelled, source=source, root=root, problems=problems)
+
+
+def parse_path(path: str) -> KeyPath:
+    """ "alerting.notifiers[0].url_env" -> ("alerting", "notifiers", 0, "url_env")."""
+    return tuple(
+        int(index) if index else key for key, index in re.findall(r"([^.\[\]]+)|\[(\d+)\]", path)
+    )
+
+
+def place_problems(
+    problems: Sequence[ConfigProblem], file: Path | None
+) -> tuple[ConfigProblem, ...]:
+    """`problems` found after loading (by dotted path, with no source), each given the line of
+    its setting in `file` when the file writes that setting; the others are left as they are
+    (defaults, or set by an environment variable)."""
+    root: yaml.Node | None = None
+    if file is not None:
+        try:
+            _, root = parse_yaml(file.read_text(encoding="utf-8"), source=str(file))
+        except (OSError, UnicodeDecodeError, ConfigError):
+            root = None
+    placed: list[ConfigProblem] = []
+    for problem in problems:
+        loc = parse_path(problem.path)
+        written = isinstance(root, yaml.MappingNode) and any(
+            isinstance(k, yaml.ScalarNode) and loc and k.value == str(loc[0]) for k, _ in root.value
+        )
+        if written and not problem.source:
+            line = node_line(root, loc, key=False)
+            problem = dataclasses.replace(problem, source=str(file), line=line)
+        placed.append(problem)
+    return tuple(placed)
 
 
 def settings_from_mapping(

@@ -57,7 +57,11 @@ class SweepSettings(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    name: str = Field(default="", description="Unique name of the sweep (letters, digits, _.-).")
+    name: str = Field(
+        default="",
+        validate_default=True,  # a sweep without a name is refused where it is written
+        description="Unique name of the sweep (letters, digits, _.-).",
+    )
     enabled: bool = Field(default=True, description="Run this sweep on its schedule.")
     dataset: str = Field(
         default="default",
@@ -125,6 +129,7 @@ class SweepSettings(BaseModel):
             raise SettingValueError(
                 "every sweep needs a name" if not v else f"{v!r} is not a valid sweep name",
                 hint="use letters, digits, '.', '_' and '-', e.g. name: nightly-default",
+                show_value=bool(v),
             )
         return v
 

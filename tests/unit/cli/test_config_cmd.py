@@ -174,3 +174,49 @@ def test_an_unprintable_character_is_a_yaml_error_with_its_place(
         out, err = capsys.readouterr()
         assert code == 2 and "Traceback" not in out + err
         assert "ctrl.yaml:2:13: invalid YAML" in err
+
+
+def test_check_reports_what_run_would_refuse_or_miss(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("NOPE_UNSET_VAR", raising=False)
+    (tmp_path / "n.yaml").write_text(
+        "alerting:\n  notifiers:\n    - name: ops\n      kind: webhook\n"
+        "      url_env: NOPE_UNSET_VAR\n"
+        "quality:\n  sweeps:\n    - name: a\n      dataset: missing.jsonl\n"
+        "    - dataset: default\n"
+    )
+    code, out, err = run(capsys, "check", "--config", "n.yaml")
+    assert code == 2 and out == ""
+    assert "n.yaml:10: quality.sweeps[1].name: every sweep needs a name (use letters" in err
+    (tmp_path / "n.yaml").write_text(
+        (tmp_path / "n.yaml").read_text().replace("    - dataset: default\n", "")
+    )
+    code, out, err = run(capsys, "check", "--config", "n.yaml")
+    assert code == 2 and out == ""
+    assert (
+        "n.yaml:5: alerting.notifiers[0].url_env: environment variable NOPE_UNSET_VAR is not set"
+        in err
+    )
+    assert "n.yaml:9: quality.sweeps[0].dataset: no such file" in err
+    assert "got 'missing.jsonl'" in err and "2 problems" in err
+    code = main(["run", "--config", "n.yaml", "--port", "0"])
+    out, err = capsys.readouterr()
+    assert code == 2 and "Traceback" not in out + err
+    assert "n.yaml:5: alerting.notifiers[0].url_env" in " ".join(err.split())
+    (tmp_path / "missing.jsonl").write_text('{"id": 1, "question": "q"}\n')
+    monkeypatch.setenv("NOPE_UNSET_VAR", "http://127.0.0.1:9/hook")
+    code, out, err = run(capsys, "check", "--config", "n.yaml")
+    assert (code, err) == (0, "")
+
+
+def test_run_blames_a_nameless_sweep_on_its_line_not_the_command_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (tmp_path / "s.yaml").write_text("quality:\n  sweeps:\n    - interval_s: 60\n")
+    code = main(["run", "--config", "s.yaml", "--port", "0"])
+    out, err = capsys.readouterr()
+    err = " ".join(err.split())
+    assert code == 2 and "Traceback" not in out + err
+    assert "s.yaml:3: quality.sweeps[0].name: every sweep needs a name" in err
+    assert "command line" not in err
