@@ -236,3 +236,16 @@ def test_driver_rows_are_warmup_marked() -> None:
         s = asyncio.run(main())
     assert s.warmup_requests > 0 and all(r.measured for r in s.rows)
     assert all(r.start_s >= s.started_at for r in s.rows)
+
+
+def test_saturated_level_after_a_warmup_reports_the_endpoint_capacity() -> None:
+    """4 slots × 1 request per 0.24 s = 16.7 req/s. At concurrency 16 the warm-up leaves 12
+    requests queued when measuring starts; their completions count, so the level reports the
+    capacity (it reported ~11 req/s when only requests sent after the warm-up counted)."""
+    capacity = 4 / (0.050 + 19 * 0.010)
+    with run_sim_in_thread(SimKnobs(ttft_ms=50, itl_ms=10, tokens=20, slots=4)) as sim:
+        level = Level("concurrency", 16, duration_s=2.0, warmup_s=1.0)
+        result = _run(RunSpec(endpoint=sim.url, profile="concurrency", levels=(level,)))
+    s = result.levels[0]
+    assert s.failed == 0 and s.warmup_requests > 0
+    assert 0.85 * capacity <= s.request_throughput <= 1.1 * capacity

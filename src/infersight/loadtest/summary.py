@@ -2,15 +2,21 @@
 
 Over the measured requests of one level (sent after its warm-up):
 
-  duration            = last measured completion - start of measurement
-  request_throughput  = completed / duration                      (requests/s)
-  output_throughput   = Σ output tokens of completed / duration    (tokens/s, aggregate)
-  total_token_throughput = Σ (input + output tokens) / duration
-  request_goodput     = requests that met every SLO / duration     (with a 95 % interval)
-  mean_concurrency    = Σ E2E / duration                           (Little's law: time-average
-                                                                    of requests in flight)
-  TTFT, TPOT, E2E     per completed request; ITL per token gap over all completed requests
+  duration            = last measured completion - start of measurement (the window)
+  request_throughput  = requests completed in the window / duration   (requests/s)
+  output_throughput   = Σ their output tokens / duration               (tokens/s, aggregate)
+  total_token_throughput = Σ their (input + output tokens) / duration
+  request_goodput     = of those, requests that met every SLO / duration (with a 95 % interval)
+  mean_concurrency    = Σ time each request was in flight inside the window / duration
+                        (Little's law: time-average of requests in flight)
+  TTFT, TPOT, E2E     per completed measured request; ITL per token gap over all of them
   per-request output tokens/s = output tokens / E2E
+
+The rates count every request that *ended* inside the window, warm-up requests included: at a
+saturated level the warm-up requests still queued when measuring starts hold the endpoint's
+slots for a while, and leaving them out (while the window starts at the end of the warm-up)
+would report less than the endpoint delivered. Latencies and counts are over the measured
+requests alone.
 
 Percentiles interpolate linearly between closest ranks (numpy's default, as vLLM). p99 is
 reported only with at least `MIN_P99_SAMPLES` values (null otherwise: with fewer, the "p99" is
@@ -131,13 +137,22 @@ def summarize_level(
     errors = Counter(r.error_class for r in measured if r.error_class is not None)
     out_tokens = sum(r.output_tokens for r in ok)
     in_tokens = sum(r.prompt_tokens for r in ok)
+    # Rates: every request that ended inside the window (warm-up ones included).
+    ended = [r for r in rows if measure_start_s <= r.start_s + r.e2e_s <= end]
+    ended_ok = [r for r in ended if r.ok]
+    window_out = sum(r.output_tokens for r in ended_ok)
+    window_in = sum(r.prompt_tokens for r in ended_ok)
+    in_flight_s = sum(
+        max(0.0, min(r.start_s + r.e2e_s, end) - max(r.start_s, measure_start_s)) for r in rows
+    )
     gaps = [g for r in ok for g in r.itl_s]
     good: int | None = None
     goodput = goodput_ci = attain = attain_ci = None
     if slo is not None and slo.any:
         good = sum(1 for r in measured if slo.meets(r))
-        goodput = good / duration
-        goodput_ci = poisson_rate_interval(good, duration)
+        window_good = sum(1 for r in ended if slo.meets(r))
+        goodput = window_good / duration
+        goodput_ci = poisson_rate_interval(window_good, duration)
         if measured:
             attain = good / len(measured)
             attain_ci = wilson_interval(good, len(measured))
@@ -153,10 +168,10 @@ def summarize_level(
         errors_by_class=dict(sorted(errors.items())),
         total_input_tokens=in_tokens,
         total_output_tokens=out_tokens,
-        request_throughput=len(ok) / duration,
-        output_throughput=out_tokens / duration,
-        total_token_throughput=(in_tokens + out_tokens) / duration,
-        mean_concurrency=sum(r.e2e_s for r in measured) / duration,
+        request_throughput=len(ended_ok) / duration,
+        output_throughput=window_out / duration,
+        total_token_throughput=(window_in + window_out) / duration,
+        mean_concurrency=in_flight_s / duration,
         send_rate_per_s=achieved_rate_per_s([r.start_s for r in measured]),
         ttft_ms=Dist.of(_ms([r.ttft_s for r in ok])),
         tpot_ms=Dist.of(_ms([r.tpot_s for r in ok])),

@@ -24,7 +24,7 @@ LEVEL = Level("concurrency", 4, duration_s=10.0)
 def test_throughputs_goodput_and_little(row: RowFactory) -> None:
     rows = [row(i, start=i * 0.5, ttft=0.1 + 0.01 * i, e2e=1.0) for i in range(10)]
     rows.append(row(10, start=5.0, error="http_500"))
-    rows.append(row(11, start=0.0, measured=False))  # warm-up: ignored
+    rows.append(row(11, start=-2.0, measured=False))  # warm-up ended before the window: ignored
     s = summarize_level(0, LEVEL, rows, measure_start_s=T0, slo=Slo(ttft_s=0.15))
     # last completion: row 10 at 5.0 + 1.0 → duration 6 s
     assert s.duration_s == pytest.approx(6.0)
@@ -44,6 +44,20 @@ def test_throughputs_goodput_and_little(row: RowFactory) -> None:
     )
     assert s.itl_ms.count == 100  # 10 gaps per request
     assert s.warmup_requests == 0 and len(s.rows) == 11
+
+
+def test_warmup_requests_ending_inside_the_window_count_in_the_rates(row: RowFactory) -> None:
+    """A saturated level: warm-up requests still queued at the start of measuring hold the
+    endpoint for a while; their completions inside the window are what it delivered then."""
+    warm = [row(i, start=-0.5, e2e=1.0, measured=False) for i in range(4)]  # end at +0.5 s
+    measured = [row(4 + i, start=0.5 + i * 0.25, e2e=1.0) for i in range(6)]  # end 1.5-2.75
+    s = summarize_level(0, LEVEL, warm + measured, measure_start_s=T0, slo=Slo(ttft_s=1.0))
+    assert s.duration_s == pytest.approx(2.75)
+    assert s.request_throughput == pytest.approx(10 / 2.75)
+    assert s.output_throughput == pytest.approx(10 * 11 / 2.75)
+    assert s.request_goodput == pytest.approx(10 / 2.75)
+    assert s.mean_concurrency == pytest.approx((4 * 0.5 + 6 * 1.0) / 2.75)  # clipped to the window
+    assert (s.completed, s.good, len(s.rows)) == (6, 6, 6)  # counts and latencies: measured only
 
 
 def test_p99_needs_enough_samples() -> None:
