@@ -367,6 +367,21 @@ class Settings(_Section):
         return v.lower() if isinstance(v, str) else v
 
     @model_validator(mode="after")
+    def _unique_upstream_names(self) -> Settings:
+        first: dict[str, int] = {}
+        for i, upstream in enumerate(self.upstreams):
+            if upstream.name in first:
+                raise SettingValueError(
+                    f"the upstream name {upstream.name!r} is already used by "
+                    f"upstreams[{first[upstream.name]}]",
+                    hint="give each upstream its own name; one without name: is 'default'",
+                    show_value=False,
+                    at=("upstreams", i, "name"),
+                )
+            first[upstream.name] = i
+        return self
+
+    @model_validator(mode="after")
     def _alert_windows(self) -> Settings:
         check_windows(self.alerting, self.store.retention)  # rules vs store.retention
         return self

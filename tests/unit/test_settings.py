@@ -478,3 +478,48 @@ def test_config_error_renders_one_problem_per_line() -> None:
         "f.yaml:3: a.b: must be > 0, got -1 (set a value greater than 0)\n"
         "f.yaml:1:2: invalid YAML: oops"
     )
+
+
+def test_booleans_are_refused_for_numbers_everywhere(tmp_path: Path) -> None:
+    path = write(
+        tmp_path,
+        "gateway:\n  port: true\n  body_timeout_s: false\n"
+        "alerting:\n  rules:\n    - name: r\n      kind: threshold\n      metric: ttft_seconds\n"
+        "      threshold: true\n",
+        name="bools.yaml",
+    )
+    rendered = [p.render() for p in problems_of(path, env={})]
+    assert rendered == [
+        f"{path}:2: gateway.port: must be a number, got true (write a number, e.g. 8400)",
+        f"{path}:3: gateway.body_timeout_s: must be a number, got false "
+        "(write a number, e.g. 30.0)",
+        f"{path}:9: alerting.rules[0].threshold: must be a number, got true (write a number)",
+    ]
+    (problem,) = problems_of(None, env={"INFERSIGHT_GATEWAY__PORT": "true"})
+    assert problem.source == "environment variable INFERSIGHT_GATEWAY__PORT"
+    assert problem.path == "gateway.port"
+    assert load_settings(None, env={"INFERSIGHT_GATEWAY__PORT": "8401"}).gateway.port == 8401
+    assert load_settings(
+        None, env={"INFERSIGHT_GATEWAY__CAPTURE_TEXT": "true"}
+    ).gateway.capture_text
+
+
+def test_a_number_hint_never_suggests_null(tmp_path: Path) -> None:
+    path = write(
+        tmp_path,
+        "alerting:\n  rules:\n    - name: r\n      kind: threshold\n      metric: ttft_seconds\n"
+        "      threshold: abc\n",
+    )
+    (problem,) = problems_of(path, env={})
+    assert problem.render() == (
+        f"{path}:6: alerting.rules[0].threshold: must be a number, got 'abc' (write a number)"
+    )
+
+
+def test_upstream_names_are_unique(tmp_path: Path) -> None:
+    path = write(tmp_path, "upstreams:\n  - url: http://a:1\n  - name: b\n  - url: http://c:1\n")
+    (problem,) = problems_of(path, env={})
+    assert problem.render() == (
+        f"{path}:4: upstreams[2].name: the upstream name 'default' is already used by "
+        "upstreams[0] (give each upstream its own name; one without name: is 'default')"
+    )

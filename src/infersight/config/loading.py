@@ -28,7 +28,7 @@ from infersight.config.errors import (
     render_path,
 )
 from infersight.config.model_walk import is_dict, is_list, is_model, item_type, unwrap_annotation
-from infersight.config.validation import validation_problems
+from infersight.config.validation import bool_problems, validation_problems
 from infersight.config.yaml_parsing import node_line, parse_yaml
 
 if TYPE_CHECKING:
@@ -226,11 +226,19 @@ def _validate(
     root: yaml.Node | None,
 ) -> Settings:
     _drop_empty(data, model)
+    booleans = bool_problems(data, model, source=source, origins=origins, root=root)
     try:
-        return model.model_validate(data)
+        settings = model.model_validate(data)
     except ValidationError as exc:
         problems = validation_problems(exc, model=model, source=source, origins=origins, root=root)
-        raise ConfigError(problems) from exc
+        paths = {p.path for p in booleans}
+        rest = [p for p in problems if p.path not in paths]
+        raise ConfigError(
+            sorted([*booleans, *rest], key=lambda p: (p.line is None, p.line or 0))
+        ) from exc
+    if booleans:
+        raise ConfigError(booleans)
+    return settings
 
 
 def _assemble(

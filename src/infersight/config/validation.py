@@ -2,15 +2,34 @@
 
 from __future__ import annotations
 
+import types
 from collections.abc import Mapping
-from typing import get_args
+from typing import Any, Union, get_args, get_origin
 
 import yaml
 from pydantic import BaseModel, ValidationError
+from pydantic.fields import FieldInfo
 from pydantic_core import ErrorDetails
 
-from infersight.config.errors import NO_VALUE, ConfigProblem, KeyPath, did_you_mean, format_value
-from infersight.config.model_walk import Located, bounds, default_of, locate, unwrap_annotation
+from infersight.config.errors import (
+    NO_VALUE,
+    ConfigProblem,
+    KeyPath,
+    did_you_mean,
+    format_value,
+    render_path,
+)
+from infersight.config.model_walk import (
+    Located,
+    bounds,
+    default_of,
+    is_dict,
+    is_list,
+    is_model,
+    item_type,
+    locate,
+    unwrap_annotation,
+)
 from infersight.config.yaml_parsing import node_line
 
 
@@ -18,7 +37,7 @@ def describe(err: ErrorDetails, at: Located) -> tuple[str, str, bool]:
     """(message, hint, show the input value) for one pydantic error."""
     kind, ctx, field = err["type"], err.get("ctx") or {}, at.field
     default = default_of(field)
-    example = f", e.g. {format_value(default)}" if default is not NO_VALUE else ""
+    example = f", e.g. {format_value(default)}" if default not in (NO_VALUE, None) else ""
     limits = bounds(field)
     range_hint = f"set a value {limits}" if limits else ""
     comparisons = {
@@ -84,6 +103,66 @@ def _dig(data: object, keys: tuple[str | int, ...]) -> object:
         else:
             return NO_VALUE
     return data
+
+
+def _numeric(ann: Any) -> bool:
+    """Whether a field of this annotation takes numbers and not booleans."""
+    ann = unwrap_annotation(ann)
+    members = set(get_args(ann)) if get_origin(ann) in (Union, types.UnionType) else {ann}
+    return bool(members & {int, float}) and bool not in members
+
+
+def bool_problems(
+    data: object,
+    model: type[BaseModel],
+    *,
+    source: str,
+    origins: Mapping[KeyPath, str],
+    root: yaml.Node | None,
+) -> list[ConfigProblem]:
+    """A problem per true/false written where a number belongs (pydantic would read true as 1).
+    Walks `data` along the model's annotations, so every section is covered."""
+    found: list[tuple[KeyPath, FieldInfo | None, bool]] = []
+
+    def walk(value: object, ann: Any, loc: KeyPath, field: FieldInfo | None) -> None:
+        cur = unwrap_annotation(ann)
+        if isinstance(value, bool):
+            if _numeric(ann):
+                found.append((loc, field, value))
+        elif is_model(cur) and isinstance(value, dict):
+            for name, sub in cur.model_fields.items():
+                if name in value:
+                    walk(value[name], sub.annotation, (*loc, name), sub)
+        elif is_list(cur) and isinstance(value, list):
+            for i, item in enumerate(value):
+                walk(item, item_type(cur), (*loc, i), field)
+        elif is_dict(cur) and isinstance(value, dict):
+            for key, item in value.items():
+                walk(item, item_type(cur), (*loc, str(key)), field)
+
+    walk(data, model, (), None)
+    problems: list[ConfigProblem] = []
+    for loc, field, value in found:
+        origin = next(
+            (origins[loc[:i]] for i in range(len(loc), 0, -1) if loc[:i] in origins), None
+        )
+        default = default_of(field)
+        example = (
+            f", e.g. {format_value(default)}"
+            if isinstance(default, int | float) and not isinstance(default, bool)
+            else ""
+        )
+        problems.append(
+            ConfigProblem(
+                render_path(loc),
+                "must be a number",
+                value,
+                hint=f"write a number{example}",
+                source=origin if origin is not None else source,
+                line=None if origin is not None else node_line(root, loc, key=False),
+            )
+        )
+    return problems
 
 
 def validation_problems(
