@@ -150,6 +150,9 @@ class ProxyHandler:
             if name == b"content-length" and value.isdigit() and int(value) > limit:
                 raise RequestError(413, f"request body of {int(value)} bytes exceeds {limit} bytes")
         parts: list[bytes] = []
+        if getattr(getattr(receive, "__self__", None), "more_body", True) is False:
+            # uvicorn holds the whole body already: no wait, and no timer to pay for (~6 µs)
+            return await _receive_body(receive, parts, limit)
         timeout = self.settings.body_timeout_s
         try:
             async with asyncio.timeout(timeout):  # one timer for the whole body
