@@ -6,9 +6,11 @@ takes batches and writes each with one `write_records` call (one transaction). A
 when `batch_size` records are waiting or `flush_interval_s` has passed since the last write.
 
 When the queue is full the record is dropped and counted (`dropped_total`); the writer thread
-logs a rate-limited warning, so even the warning costs the caller no I/O. A failed write is
-retried with exponential backoff, then the batch is dropped, counted and logged; nothing raises
-into the caller. `close()` writes everything still queued before the thread stops.
+logs a rate-limited warning, so even the warning costs the caller no I/O. A write that fails
+because the store is unavailable (locked, full, gone) is retried with backoff for as long as
+the writer runs, while new items queue up (to queue_size); only at close does a batch the
+store still refuses get dropped, counted and logged. Nothing raises into the caller. `close()`
+writes everything still queued before the thread stops.
 
 `QueueWriter` is that machinery for any item type; `BatchWriter` writes RequestRecords and
 `store.sample_writer.SampleWriter` writes MetricSamples.
@@ -30,6 +32,8 @@ from infersight.store.base import Store
 log = logging.getLogger(__name__)
 
 DROP_WARNING_INTERVAL_S = 10.0
+# While the store fails, how often the writer says so again.
+OUTAGE_REPORT_S = 30.0
 
 T = TypeVar("T")
 
@@ -54,6 +58,7 @@ class QueueWriter(Generic[T]):
         *,
         retry_attempts: int = 3,
         retry_backoff_s: float = 0.1,
+        retry_max_backoff_s: float = 5.0,
     ) -> None:
         if retry_attempts < 0:
             raise ValueError(f"retry_attempts must be >= 0, got {retry_attempts}")
@@ -63,6 +68,8 @@ class QueueWriter(Generic[T]):
         self.queue_size = settings.queue_size
         self.retry_attempts = retry_attempts
         self.retry_backoff_s = retry_backoff_s
+        self.retry_max_backoff_s = max(retry_max_backoff_s, retry_backoff_s)
+        self._stop_waiting = threading.Event()  # set by close: cuts a retry's backoff short
         self.written_total = 0
         self.batches_total = 0
         self.dropped_total = 0
@@ -153,6 +160,7 @@ class QueueWriter(Generic[T]):
                 return
             self._closing = True
             self._cond.notify_all()
+        self._stop_waiting.set()
         if self._thread is not None:
             self._thread.join(timeout_s)
             if self._thread.is_alive():
@@ -230,7 +238,15 @@ class QueueWriter(Generic[T]):
         raise NotImplementedError
 
     def _write(self, batch: list[T]) -> None:
-        for attempt in range(self.retry_attempts + 1):
+        """Write one batch. While the writer runs, a store that is unavailable (locked, full,
+        gone) is retried with backoff for as long as it takes: the batch waits, new items
+        queue behind it (up to queue_size), and nothing is dropped for the outage itself.
+        Once the writer is closing, `retry_attempts` more tries, then the batch is dropped."""
+        delay = self.retry_backoff_s
+        failing_since: float | None = None
+        last_report = 0.0
+        tries_closing = 0
+        while True:
             try:
                 self._write_batch(batch)
             except Exception as exc:
@@ -238,37 +254,46 @@ class QueueWriter(Generic[T]):
                 if is_bad_data(exc):  # retrying the same items cannot help: keep the good ones
                     self._write_one_by_one(batch, exc)
                     break
-                if attempt < self.retry_attempts:
-                    backoff_s = self.retry_backoff_s * 2**attempt
+                now = time.monotonic()
+                reason = f"{type(exc).__name__}: {exc}"
+                if failing_since is None:
+                    failing_since = last_report = now
                     log.warning(
-                        "%s: writing %d %s failed (%s: %s); retry %d/%d in %.2f s",
-                        self.label,
-                        len(batch),
-                        self.noun,
-                        type(exc).__name__,
-                        exc,
-                        attempt + 1,
-                        self.retry_attempts,
-                        backoff_s,
-                    )
-                    time.sleep(backoff_s)
-                    continue
-                log.error(
-                    "%s: dropped %d %s after %d failed attempts (%s: %s); "
-                    "check the store (disk space, permissions, store.path)",
-                    self.label,
-                    len(batch),
-                    self.noun,
-                    attempt + 1,
-                    type(exc).__name__,
-                    exc,
-                )
-                with self._cond:
-                    self.dropped_total += len(batch)
+                        "%s: writing %d %s failed (%s); %s. They are kept and retried",
+                        self.label, len(batch), self.noun, reason, store_hint(exc),
+                    )  # fmt: skip
+                elif not self._closing and now - last_report >= OUTAGE_REPORT_S:
+                    last_report = now
+                    log.warning(
+                        "%s: the store has been failing for %.0f s (%s); %d %s waiting "
+                        "(at most queue_size=%d queue up, beyond that they are dropped)",
+                        self.label, now - failing_since, reason,
+                        len(batch) + len(self._queue), self.noun, self.queue_size,
+                    )  # fmt: skip
+                if self._closing:
+                    tries_closing += 1
+                    if tries_closing > self.retry_attempts:
+                        log.error(
+                            "%s: dropped %d %s: the store still failed when the writer was "
+                            "stopped, after %.0f s of failures (%s); %s",
+                            self.label, len(batch), self.noun, now - failing_since, reason,
+                            store_hint(exc),
+                        )  # fmt: skip
+                        with self._cond:
+                            self.dropped_total += len(batch)
+                        break
+                self._stop_waiting.wait(delay)  # wakes early when the writer is stopped
+                delay = min(delay * 2, self.retry_max_backoff_s)
             else:
                 self.written_total += len(batch)
                 self.batches_total += 1
-            break
+                if failing_since is not None:
+                    log.warning(
+                        "%s: the store works again after %.1f s; writing the %d waiting %s",
+                        self.label, time.monotonic() - failing_since,
+                        len(batch) + len(self._queue), self.noun,
+                    )  # fmt: skip
+                break
         with self._cond:
             self._done += len(batch)
             self._cond.notify_all()
@@ -325,6 +350,21 @@ class QueueWriter(Generic[T]):
             self.queue_size,
             self.dropped_total,
         )
+
+
+def store_hint(exc: BaseException) -> str:
+    """What to check, for a store error that is not about the data."""
+    text = str(exc).lower()
+    if "locked" in text or "busy" in text:
+        return (
+            "another process holds the store locked (a backup, an sqlite3 shell, a second "
+            "infersight on the same file?)"
+        )
+    if "full" in text or "space" in text:
+        return "check the free disk space where store.path is"
+    if "readonly" in text or "read-only" in text or "permission" in text:
+        return "check that store.path and its directory are writable"
+    return "check the store (disk space, permissions, store.path)"
 
 
 def is_bad_data(exc: BaseException) -> bool:

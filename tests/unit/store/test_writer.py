@@ -183,21 +183,60 @@ def test_failing_store_is_retried_then_succeeds(caplog: pytest.LogCaptureFixture
     assert any("disk is full" in r.getMessage() for r in caplog.records)
 
 
-def test_failing_store_is_dropped_and_counted(caplog: pytest.LogCaptureFixture) -> None:
+def test_a_store_outage_loses_nothing_while_the_writer_runs(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """The store fails for many more attempts than `retry_attempts` (a lock held by another
+    process, say): the records wait, new ones queue behind them, and all are written once
+    the store works again; the log says it failed and that it recovered."""
     caplog.set_level(logging.WARNING, logger="infersight.store.writer")
-    store = FlakyStore(failures=1_000)
-    writer = BatchWriter(store, settings(batch_size=3), retry_attempts=2, retry_backoff_s=0.001)
+    store = FlakyStore(failures=25)
+    writer = BatchWriter(
+        store, settings(batch_size=3), retry_attempts=1, retry_backoff_s=0.001,
+        retry_max_backoff_s=0.002,
+    )  # fmt: skip
     writer.start()
     for i in range(7):
         assert writer.submit(rec(i))  # the caller never sees the failure
-    writer.close()  # does not raise either
+    assert writer.flush(timeout_s=WAIT_S)
+    writer.close()
+    assert (writer.written_total, writer.dropped_total) == (7, 0)
+    assert store.total == 7 and writer.write_failures_total == 25
+    messages = [r.getMessage() for r in caplog.records]
+    assert "They are kept and retried" in messages[0] and "disk is full" in messages[0]
+    assert "check the free disk space" in messages[0]
+    assert any("works again" in m for m in messages)
+    assert not [r for r in caplog.records if r.levelno >= logging.ERROR]
+
+
+def test_a_store_still_failing_at_close_costs_the_waiting_records_counted(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    caplog.set_level(logging.WARNING, logger="infersight.store.writer")
+    store = FlakyStore(failures=1_000_000)
+    writer = BatchWriter(store, settings(batch_size=3), retry_attempts=2, retry_backoff_s=0.001)
+    writer.start()
+    for i in range(7):
+        assert writer.submit(rec(i))
+    time.sleep(0.2)
+    assert writer.dropped_total == 0  # still retrying, nothing given up while running
+    t0 = time.monotonic()
+    writer.close()  # does not raise, and does not wait long for a dead store
+    assert time.monotonic() - t0 < 5.0
     assert (writer.written_total, writer.dropped_total) == (0, 7)
-    assert store.attempts == 3 * 3  # three batches, three attempts each
-    assert writer.write_failures_total == 9
-    errors = [r for r in caplog.records if r.levelno == logging.ERROR]
-    assert len(errors) == 3
-    assert "after 3 failed attempts" in errors[0].getMessage()
-    assert "OperationalError: database or disk is full" in errors[0].getMessage()
+    errors = [r.getMessage() for r in caplog.records if r.levelno == logging.ERROR]
+    assert len(errors) == 3  # one per batch
+    assert "still failed when the writer was stopped" in errors[0]
+    assert "OperationalError: database or disk is full" in errors[0]
+
+
+def test_a_locked_sqlite_store_names_the_lock(tmp_path: object) -> None:
+    from infersight.store.writer import store_hint
+
+    assert "locked" in store_hint(sqlite3.OperationalError("database is locked"))
+    assert "writable" in store_hint(
+        sqlite3.OperationalError("attempt to write a readonly database")
+    )
 
 
 def test_close_is_idempotent_and_later_submits_are_dropped() -> None:
