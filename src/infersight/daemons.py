@@ -7,6 +7,7 @@ import contextlib
 import logging
 
 from infersight.core.clock import Clock
+from infersight.store.errors import store_hint, store_unavailable
 
 log = logging.getLogger(__name__)
 
@@ -52,7 +53,14 @@ class Daemon:
         while not self._stopping.is_set():
             try:
                 await self.tick(self.clock.now())
-            except Exception:
-                log.exception("%s: tick failed; continuing", self.name)
+            except Exception as exc:
+                if store_unavailable(exc):  # not a bug: one line, and the next tick tries again
+                    log.warning(
+                        "%s: tick failed, the store is unavailable (%s: %s); %s; trying again "
+                        "in %g s",
+                        self.name, type(exc).__name__, exc, store_hint(exc), self.interval_s,
+                    )  # fmt: skip
+                else:
+                    log.exception("%s: tick failed; continuing", self.name)
             with contextlib.suppress(asyncio.TimeoutError):
                 await asyncio.wait_for(self._stopping.wait(), timeout=self.interval_s)

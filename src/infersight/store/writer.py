@@ -28,6 +28,7 @@ from typing import ClassVar, Generic, TypeVar
 from infersight.core.records import RequestRecord
 from infersight.settings import WriterSettings
 from infersight.store.base import Store
+from infersight.store.errors import store_hint
 
 log = logging.getLogger(__name__)
 
@@ -350,21 +351,6 @@ class QueueWriter(Generic[T]):
             self.queue_size,
             self.dropped_total,
         )
-
-
-def store_hint(exc: BaseException) -> str:
-    """What to check, for a store error that is not about the data."""
-    text = str(exc).lower()
-    if "locked" in text or "busy" in text:
-        return (
-            "another process holds the store locked (a backup, an sqlite3 shell, a second "
-            "infersight on the same file?)"
-        )
-    if "full" in text or "space" in text:
-        return "check the free disk space where store.path is"
-    if "readonly" in text or "read-only" in text or "permission" in text:
-        return "check that store.path and its directory are writable"
-    return "check the store (disk space, permissions, store.path)"
 
 
 def is_bad_data(exc: BaseException) -> bool:
