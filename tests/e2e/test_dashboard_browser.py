@@ -38,7 +38,16 @@ CHROMIUM = "/usr/bin/chromium"
 NOW = 1_767_225_600.0
 REPO = Path(__file__).resolve().parents[2]
 OUT = REPO / "test-output" / "dashboard"
-PAGES = ("/", "/serving", "/infrastructure", "/cost", "/quality", "/alerts", "/requests")
+PAGES = (
+    "/",
+    "/serving",
+    "/infrastructure",
+    "/cost",
+    "/quality",
+    "/alerts",
+    "/requests",
+    "/loadtests",
+)
 CHART_PAGES = {"/": 4, "/serving": 10, "/infrastructure": 9, "/cost": 5, "/quality": 2}
 EMPTY_CHARTS = {"/": 4, "/serving": 10, "/infrastructure": 9, "/cost": 5}  # each says why
 TOKEN = "browser-test-token"
@@ -240,6 +249,33 @@ def test_quality_sweep_drill_down(sites: dict[str, Site], page: tuple[Any, Conso
     assert pg.locator("#sweep-detail tbody tr").count() == 40
     assert "reset link" in pg.inner_text("#sweep-detail")
     shot(pg, "quality_drill_down")
+    assert console.errors == []
+
+
+def test_loadtest_runs_and_one_run_with_its_charts(
+    sites: dict[str, Site], page: tuple[Any, Console]
+) -> None:
+    pg, console = page
+    load(pg, sites["data"].url + "/loadtests")
+    assert pg.locator("#runs tbody tr").count() == 2
+    runs = pg.inner_text("#runs")
+    assert "llama-3.1-8b" in runs and "c=4" in runs and "completed" in runs
+    pg.locator("#runs tbody tr", has_text="c=4").nth(1).click()  # the older run: the ladder
+    pg.wait_for_selector("#loadtest-detail .table-wrap tbody tr")
+    assert "run=lt-sample-ladder" in pg.url
+    assert pg.locator("#loadtest-detail .table-wrap tbody tr").count() == 5
+    assert "saturated" in pg.inner_text("#loadtest-detail") or "concurrency 16" in pg.inner_text(
+        "#loadtest-detail"
+    )
+    pg.wait_for_function("document.querySelectorAll('#loadtest-detail .chart canvas').length == 2")
+    inked = pg.evaluate(INKED_CANVASES)
+    assert len(inked) == 2 and all(n > 500 for n in inked), inked
+    shot(pg, "loadtest_detail")
+    load(pg, sites["data"].url + "/loadtests?run=lt-sample-single")  # a link to one run
+    assert pg.locator("#loadtest-detail .table-wrap tbody tr").count() == 1
+    assert len(pg.evaluate(INKED_CANVASES)) == 2
+    load(pg, sites["empty"].url + "/loadtests")
+    assert "no load tests yet" in pg.inner_text("main")
     assert console.errors == []
 
 

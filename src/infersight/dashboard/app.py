@@ -16,7 +16,14 @@ from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp
 
 from infersight.core.clock import Clock
-from infersight.dashboard import api_cost, api_data, api_ops, api_overview, api_serving
+from infersight.dashboard import (
+    api_cost,
+    api_data,
+    api_loadtests,
+    api_ops,
+    api_overview,
+    api_serving,
+)
 from infersight.dashboard.auth import TokenAuth, dashboard_token
 from infersight.dashboard.endpoints import Context, Endpoint, error_response, render_json, serve
 from infersight.dashboard.openapi import API_PREFIX, openapi_document
@@ -40,6 +47,7 @@ ENDPOINTS: Final[tuple[Endpoint, ...]] = (
     *api_cost.ENDPOINTS,
     *api_ops.ENDPOINTS,
     *api_data.ENDPOINTS,
+    *api_loadtests.ENDPOINTS,
 )
 
 

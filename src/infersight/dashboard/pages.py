@@ -32,6 +32,7 @@ PAGES: Final = (
     ("quality", "/quality", "Quality"),
     ("alerts", "/alerts", "Alerts"),
     ("requests", "/requests", "Requests"),
+    ("loadtests", "/loadtests", "Load tests"),
 )
 NO_VENDOR: Final = (
     "The chart library (uPlot) is not installed, so charts are not drawn: run <code>make</code> "

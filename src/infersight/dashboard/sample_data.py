@@ -1,10 +1,11 @@
 """A small, deterministic, realistic store for the dashboard's tests, its screenshot and trying
 it out: two upstreams, two models, a couple of hours of traffic with some failures, GPUs, engine
-queues, host, cost, one collector that went down, and quality sweeps (`seed_sample_sweeps`:
+queues, host, cost, one collector that went down, quality sweeps (`seed_sample_sweeps`:
 the stored shape of the sweep runner, `quality.results.SweepReport.to_rows` / `samples`; the
-last one regressed). Written through the Store API (`write_records`, `write_samples`,
-`Store.quality.write_sweep`, `compact`), as the running service would; `evaluate_alerts` then
-runs the real alert engine's default rule pack over it (alarm state, history, SLOs).
+last one regressed) and two load test runs (`sample_loadtests`). Written through the Store API
+(`write_records`, `write_samples`, `Store.quality.write_sweep`, `Store.loadtests`, `compact`),
+as the running service would; `evaluate_alerts` then runs the real alert engine's default rule
+pack over it (alarm state, history, SLOs).
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from infersight.alerting.engine import AlertEngine
 from infersight.core.clock import FakeClock
 from infersight.core.records import MetricSample, RequestRecord
 from infersight.core.significance import compare_sweeps, wilson_interval
+from infersight.dashboard.sample_loadtests import seed_sample_loadtests
 from infersight.settings import Settings
 from infersight.store.base import Store
 from infersight.store.sqlite_quality import SweepItemRow, SweepRow
@@ -204,6 +206,7 @@ def seed_sample_data(
         t += SAMPLE_EVERY_S
     store.write_samples(samples)
     seed_sample_sweeps(store, now=now)  # before compact: their scores are rolled up with the rest
+    seed_sample_loadtests(store, now=now)
     store.compact(now)
     failed = [r for r in records if r.error_class is not None]
     return SampleSummary(

@@ -9,6 +9,7 @@ from typing import Final, Protocol
 from infersight.core.alarms import AlarmRecord, AlertEvent, Silence
 from infersight.core.records import MetricSample, RequestRecord
 from infersight.core.series import AGGREGATIONS
+from infersight.store.sqlite_loadtests import LoadtestRow
 from infersight.store.sqlite_quality import SweepItemRow, SweepRow
 
 __all__ = [
@@ -17,6 +18,7 @@ __all__ = [
     "LATENCY_FIELDS",
     "AlertStore",
     "FieldPercentiles",
+    "LoadtestStore",
     "QualityStore",
     "RequestSummary",
     "Series",
@@ -146,6 +148,16 @@ class QualityStore(Protocol):
     def prune_sweeps(self, before: float) -> int: ...
 
 
+class LoadtestStore(Protocol):
+    """`infersight loadtest` runs (`Store.loadtests`). SQLite: `store.sqlite_loadtests`."""
+
+    def write_loadtest(self, row: LoadtestRow) -> None: ...
+
+    def get_loadtest(self, loadtest_id: str) -> LoadtestRow | None: ...
+
+    def list_loadtests(self, *, limit: int = 50) -> list[LoadtestRow]: ...
+
+
 class Store(Protocol):
     """Backend-neutral storage. Writes are batched by `store.writer.BatchWriter`."""
 
@@ -234,6 +246,11 @@ class Store(Protocol):
     @property
     def quality(self) -> QualityStore:
         """Quality sweeps and their items."""
+        ...
+
+    @property
+    def loadtests(self) -> LoadtestStore:
+        """Stored load test runs (headline figures and the report without per-request rows)."""
         ...
 
     def close(self) -> None: ...
