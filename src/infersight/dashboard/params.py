@@ -21,6 +21,7 @@ from typing import Any, Final, Literal
 from infersight.cli._durations import EXPECTED as DURATION_EXPECTED
 from infersight.cli._durations import parse_duration_s
 
+INTEGER_LIMIT: Final = 2**63 - 1  # an integer parameter reaches SQLite, which stores 64 bits
 ParamKind = Literal["string", "number", "integer", "boolean", "duration", "time", "label"]
 
 DEFAULT_RANGE_S: Final = 3600.0
@@ -100,6 +101,8 @@ class Param:
                 value = int(text)
             except ValueError:
                 raise bad(self.name, f"{raw!r} is not a whole number") from None
+            if not -INTEGER_LIMIT <= value <= INTEGER_LIMIT:  # the store's 64-bit integers
+                raise bad(self.name, f"{raw} is out of range (at most {INTEGER_LIMIT:,})")
         elif self.kind == "number":
             value = _number(self.name, text)
         elif self.kind == "duration":

@@ -348,6 +348,8 @@ def test_request_list_filters_and_paging(client: TestClient, seeded: Seeded) -> 
     )
     assert "not an HTTP status" in error(client, "/requests", status="abc")
     assert "above the maximum 500" in error(client, "/requests", limit=501)
+    for huge in ("99999999999999999999999", "9223372036854775808"):  # was a 500 (OverflowError)
+        assert "'offset'" in error(client, "/requests", offset=huge)
     assert "'error_class'" in error(client, "/requests", error_class="boom")
     assert "not a number" in error(client, "/requests", ttft_min_s="fast")
 
