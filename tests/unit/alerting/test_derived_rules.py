@@ -8,6 +8,8 @@ import asyncio
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from infersight.alerting.engine import AlertEngine
 from infersight.alerting.settings import AlertingSettings
 from infersight.core.alarms import AlarmState
@@ -44,10 +46,16 @@ FIVE_MINUTE_RULE: dict[str, Any] = {  # like the pack's error_rate_high: 2 of 2 
 
 
 def run_traffic(
-    tmp_path: Path, rules: list[dict[str, Any]], *, busy_s: float, quiet_s: float
+    tmp_path: Path,
+    rules: list[dict[str, Any]],
+    *,
+    busy_s: float,
+    quiet_s: float,
+    compact_every_s: int = 15,
 ) -> tuple[Recorder, AlertEngine]:
     """Slow, half-failing requests every 2 s for busy_s, then none for quiet_s; the engine
-    ticks every 5 s and the store compacts every 15 s (10 s rollup delay), as `run` does."""
+    ticks every 5 s and the store compacts every compact_every_s (10 s rollup delay), as
+    `run` does."""
     store = SqliteStore(tmp_path / "derived.db")
     clock = FakeClock(start=T0 + 7)
     rec = Recorder()
@@ -89,7 +97,7 @@ def run_traffic(
                     )
                 ]
             )
-        if int(now) % 15 == 0:
+        if int(now) % compact_every_s == 0:
             store.compact(now)
         if int(now) % 5 == 0:
             asyncio.run(tick())
@@ -97,8 +105,17 @@ def run_traffic(
     return rec, engine
 
 
-def test_alarms_on_derived_series_hold_while_the_condition_holds(tmp_path: Path) -> None:
-    rec, engine = run_traffic(tmp_path, [TTFT_RULE, ERROR_RULE], busy_s=300, quiet_s=180)
+@pytest.mark.parametrize("compact_every_s", [15, 60])  # 60: store.rollup_interval_s default
+def test_alarms_on_derived_series_hold_while_the_condition_holds(
+    tmp_path: Path, compact_every_s: int
+) -> None:
+    rec, engine = run_traffic(
+        tmp_path,
+        [TTFT_RULE, ERROR_RULE],
+        busy_s=300,
+        quiet_s=180,
+        compact_every_s=compact_every_s,
+    )
     by_rule: dict[str, list[str]] = {}
     for n in rec.sent:
         by_rule.setdefault(n.rule, []).append(n.status)
