@@ -39,6 +39,8 @@ def test_local_model_streams_a_chat_completion_and_stops() -> None:
     with server:
         pid = server.pid
         assert pid is not None and server.running
+        # its own process group: a terminal's Ctrl-C reaches infersight, which stops it last
+        assert os.getpgid(pid) == pid != os.getpgrp()
         assert server.url.startswith("http://127.0.0.1:")
         models = httpx.get(f"{server.url}/v1/models", timeout=10.0, trust_env=False).json()
         assert server.model_name in [m["id"] for m in models["data"]]

@@ -34,6 +34,7 @@ async def run_demo(
     settings: Settings, *, scenario: str, duration_s: float | None, live: bool
 ) -> int:
     console = Console()
+    live = live and console.is_terminal  # redrawn tables only on a terminal; lines otherwise
     try:
         check_available()
     except LocalModelUnavailable as exc:
@@ -73,8 +74,10 @@ async def run_demo(
         )
         traffic.start()
         price = settings.upstreams[0].pricing
+        dashboard = f" · dashboard {service.url}/" if service.app.dashboard is not None else ""
         header = [
-            f"infersight demo · gateway {service.url}/v1 · metrics {service.url}/metrics",
+            f"infersight demo · gateway {service.url}/v1{dashboard} · metrics "
+            f"{service.url}/metrics",
             f"model {model.model_name} (llama.cpp at {model.url}) · records in "
             f"{settings.store.path} · scenario {scenario} · Ctrl-C stops",
             "alerts: default rule pack, log notifier · quality: sweep 'demo' every 30 min, "
@@ -86,6 +89,11 @@ async def run_demo(
         await _show(console, summary, traffic, live=live, duration_s=duration_s)
         return 0
     finally:
+        if service is not None:
+            console.print(
+                "stopping: demo requests in flight finish (up to 10 s), a sweep still running "
+                "is cut, records are flushed... (Ctrl-C again quits without waiting)"
+            )
         if traffic is not None:
             await traffic.stop()
         if service is not None:
@@ -142,27 +150,25 @@ async def _show(
     try:
         if not live:
             for line in summary.header:
-                console.print(line, highlight=False)
+                console.print(line, highlight=False, soft_wrap=True)
             while not stop.done():
                 await asyncio.wait({stop}, timeout=10.0)
-                s = traffic.stats()
-                log.info(
-                    "demo traffic: sent %d ok %d failed %d",
-                    s.sent_total,
-                    s.ok_total,
-                    s.failed_total,
-                )
+                if stop.done():
+                    break
+                console.print(_traffic_line(traffic), highlight=False, soft_wrap=True)
             return
         with Live(await summary.render(), console=console, refresh_per_second=1) as view:
             while not stop.done():
                 await asyncio.wait({stop}, timeout=REFRESH_S)
-                s = traffic.stats()
-                summary.extra = [
-                    f"demo traffic: sent {s.sent_total}, ok {s.ok_total}, failed {s.failed_total}"
-                    + (f" (last error: {s.last_error})" if s.last_error else "")
-                ]
+                summary.extra = [_traffic_line(traffic)]
                 view.update(await summary.render())
     finally:
         stop.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await stop
+
+
+def _traffic_line(traffic: TrafficGenerator) -> str:
+    s = traffic.stats()
+    line = f"demo traffic: sent {s.sent_total}, ok {s.ok_total}, failed {s.failed_total}"
+    return line + (f" (last error: {s.last_error})" if s.last_error else "")

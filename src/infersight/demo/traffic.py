@@ -48,6 +48,8 @@ CHAT_PATH = "/v1/chat/completions"
 # After a stall (a blocked loop, a fake clock jumped far ahead) only this much of the missed
 # time is replayed; the concurrency limit would drop most of a longer burst anyway.
 MAX_CATCHUP_S = 5.0
+# At stop, how long the requests in flight may still finish.
+DRAIN_S = 10.0
 _ERROR_DETAIL_CHARS = 200
 
 
@@ -150,6 +152,7 @@ class TrafficGenerator(Daemon):
         self._last_tick: float | None = None
         self._client: httpx.AsyncClient | None = None
         self._in_flight: set[asyncio.Task[None]] = set()
+        self._drain_s = DRAIN_S
 
     # -- schedule ---------------------------------------------------------------------------
 
@@ -264,12 +267,17 @@ class TrafficGenerator(Daemon):
         while self._in_flight:
             await asyncio.gather(*list(self._in_flight), return_exceptions=True)
 
-    async def stop(self) -> None:
-        """Stop ticking, cancel requests in flight and close the HTTP client."""
-        await super().stop()
-        await self._close()
+    async def stop(self, drain_s: float = DRAIN_S) -> None:
+        """Stop sending; let the requests in flight finish for up to `drain_s` (cut short,
+        they would be recorded as clients that disconnected), cancel the rest, and close
+        the HTTP client."""
+        self._drain_s = drain_s
+        await super().stop()  # calls on_stop once the ticking has ended
+        await self.on_stop()  # (when it was never started)
 
     async def on_stop(self) -> None:
+        if self._in_flight and self._drain_s > 0:
+            await asyncio.wait(list(self._in_flight), timeout=self._drain_s)
         await self._close()
 
     async def _close(self) -> None:

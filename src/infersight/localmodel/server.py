@@ -218,6 +218,9 @@ class LocalModelServer:
                 stdin=subprocess.DEVNULL,
                 stdout=log_file,
                 stderr=subprocess.STDOUT,
+                # its own process group: a Ctrl-C in the terminal reaches infersight, which
+                # stops the model last, not the model under requests still running
+                process_group=0,
             )
         self._proc = proc
         atexit.register(self.stop)

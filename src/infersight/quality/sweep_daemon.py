@@ -133,6 +133,13 @@ class SweepDaemon(Daemon):
             cutoff = now - self.settings.keep_days * DAY_S
             await asyncio.to_thread(self.store.quality.prune_sweeps, cutoff)
 
+    async def stop(self) -> None:
+        """A sweep still running is cut, and not stored: a stop does not wait for it (a
+        sweep against a slow model takes minutes), and half a sweep is no evidence."""
+        if self._task is not None:
+            self._task.cancel()
+        await super().stop()
+
     async def run_one(self, sweep: SweepSettings) -> SweepReport | None:
         """Run one configured sweep now; None (and `errors[name]`) when it could not run."""
         name = sweep.name
@@ -144,6 +151,9 @@ class SweepDaemon(Daemon):
             report = await run_sweep(
                 spec, clock=self.clock, embed=embed, store=self.store, sink=self.sink
             )
+        except asyncio.CancelledError:
+            log.info("quality: sweep %r stopped before it finished; nothing stored", name)
+            raise
         except Exception as exc:
             if self.errors.get(name) != str(exc):
                 log.warning("quality: sweep %r could not run: %s", name, exc)

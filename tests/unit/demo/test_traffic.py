@@ -120,7 +120,7 @@ def test_concurrency_limit_drops_excess_and_stop_cancels() -> None:
         assert gen.in_flight == 3
         assert gen.sent_total == 3
         assert gen.dropped_total > 100
-        await gen.stop()
+        await gen.stop(drain_s=0.2)  # the handler never answers: cut after the drain
         assert gen.in_flight == 0
         assert peak == 3
         assert gen.failed_total == 0 and gen.ok_total == 0  # cancelled, not failures
@@ -240,3 +240,34 @@ def test_base_url_must_be_http() -> None:
         TrafficGenerator(
             FakeClock(), "127.0.0.1:8080", rate_per_s=1, concurrency=1, max_tokens=1, model="m"
         )
+
+
+def test_stop_lets_requests_in_flight_finish() -> None:
+    """A real (simulated) upstream that takes 0.3 s to answer: requests in flight when the
+    demo stops are finished, not cut (cut, the gateway would record the demo's own requests
+    as clients that disconnected); with no drain time they are cancelled."""
+    from infersight.sim.knobs import SimKnobs
+    from infersight.sim.server import run_sim_in_thread
+
+    sim = run_sim_in_thread(SimKnobs(ttft_ms=300, tokens=4))
+
+    async def main(drain_s: float) -> TrafficGenerator:
+        clock = FakeClock()
+        gen = TrafficGenerator(
+            clock, sim.url + "/v1/", rate_per_s=20.0, concurrency=50, max_tokens=4, model="m"
+        )
+        gen.start()  # stopping a started generator goes through the daemon's stop
+        await gen.tick(clock.now())
+        clock.advance(1.0)
+        await gen.tick(clock.now())
+        assert gen.sent_total > 0 and gen.ok_total == 0
+        await gen.stop(drain_s=drain_s)
+        return gen
+
+    try:
+        drained = asyncio.run(main(5.0))
+        cut = asyncio.run(main(0.0))
+    finally:
+        sim.stop()
+    assert drained.ok_total == drained.sent_total and drained.failed_total == 0
+    assert cut.ok_total == 0

@@ -148,3 +148,30 @@ def test_disabled_sweeps_and_an_unanswering_endpoint(
     assert report.status == "failed" and report.failed == 5
     assert store.quality.list_sweeps(0, 2e9)[0].status == "failed"
     store.close()
+
+
+def test_stop_cuts_a_running_sweep_and_stores_nothing(tmp_path: Path, hash_embed: Any) -> None:
+    """A sweep against a slow model is still running when the gateway stops: the stop does
+    not wait for it, and half a sweep is not stored (nor its scores published)."""
+    import time
+
+    store = SqliteStore(tmp_path / "q.db")
+    sink = Sink()
+    with run_sim_in_thread(SimKnobs(tokens=5, ttft_ms=400)) as slow:
+        d = daemon(
+            store, FakeClock(T0), slow.url, hash_embed,
+            {"dataset": "default", "interval_s": 3600, "concurrency": 1}, sink=sink,
+        )  # fmt: skip
+
+        async def main() -> float:
+            d.start()
+            await asyncio.sleep(1.0)  # the sweep is on its first items
+            t0 = time.monotonic()
+            await d.stop()
+            return time.monotonic() - t0
+
+        took = asyncio.run(main())
+    assert took < 3.0  # the whole built-in sweep would take ~40 s at 0.4 s an item
+    assert d.runs_total == 0 and not sink.samples
+    assert store.quality.list_sweeps(0, 2e9) == []
+    store.close()
