@@ -250,7 +250,6 @@ class _Connection(asyncio.Protocol):
         self._body_parts: list[bytes] = []
         self._read_at = 0.0
         self._interim = False  # inside a 1xx interim response (100 Continue, 103 Early Hints)
-        self._until_close = False  # the body has no length and ends when the upstream closes
         self.idle_since = 0.0
 
     # protocol callbacks
@@ -282,7 +281,11 @@ class _Connection(asyncio.Protocol):
         self.closed = True
         response = self.response
         if response is not None and not response.complete:
-            if self._until_close and exc is None:
+            if (
+                exc is None
+                and response.status
+                and _ends_at_close(response.status, response.headers)
+            ):
                 # a body with neither length nor chunks ends when the upstream closes cleanly
                 response.complete = True
                 self._flush_body()
@@ -310,7 +313,6 @@ class _Connection(asyncio.Protocol):
         response = self.response
         response.status = status
         response.keep_alive = self.parser.should_keep_alive()
-        self._until_close = _ends_at_close(status, response.headers)
         response._wake()
 
     def on_body(self, body: bytes) -> None:
@@ -332,7 +334,7 @@ class _Connection(asyncio.Protocol):
         """Write a request; the response ends early when `client_gone` resolves."""
         assert self.transport is not None
         self.response = UpstreamResponse(self)
-        self._interim = self._until_close = False
+        self._interim = False
         if client_gone is not None:
             client_gone.add_done_callback(self.response.client_went_away)
         self.parser = httptools.HttpResponseParser(self)
@@ -389,6 +391,10 @@ IDLE_REUSE_S = 4.0
 # (a generation, maybe billed) is never sent twice unless it carries an idempotency key.
 _IDEMPOTENT = frozenset({"GET", "HEAD", "OPTIONS"})
 _IDEMPOTENCY_KEYS = frozenset({b"idempotency-key", b"x-idempotency-key"})
+
+
+def _may_retry(method: str, headers: Sequence[tuple[bytes, bytes]]) -> bool:
+    return method in _IDEMPOTENT or any(k.lower() in _IDEMPOTENCY_KEYS for k, _ in headers)
 
 
 class ConnectionPool:
@@ -458,7 +464,6 @@ class ConnectionPool:
             head.append(name + b": " + value + b"\r\n")
         head.append(b"\r\n")
         payload = b"".join(head) + body
-        retry = method in _IDEMPOTENT or any(k.lower() in _IDEMPOTENCY_KEYS for k, _ in headers)
         now = time.monotonic()
         while self._idle:
             conn = self._idle.pop()
@@ -473,7 +478,7 @@ class ConnectionPool:
                 return response
             except UpstreamError as exc:
                 conn.abort()
-                if exc.kind != "protocol" or response.status or not retry:
+                if exc.kind != "protocol" or response.status or not _may_retry(method, headers):
                     raise
         conn = await self._connect()
         if client_gone is not None and client_gone.done():  # left while we connected
