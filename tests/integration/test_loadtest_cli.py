@@ -163,7 +163,7 @@ def test_sigint_writes_the_partial_report(tmp_path: Path) -> None:
             ):
                 time.sleep(0.05)  # waiting for real traffic to reach the sim
             proc.send_signal(signal.SIGINT)
-            _, err = proc.communicate(timeout=30)
+            out, err = proc.communicate(timeout=30)
         finally:
             if proc.poll() is None:
                 proc.kill()
@@ -172,6 +172,9 @@ def test_sigint_writes_the_partial_report(tmp_path: Path) -> None:
     assert report["status"] == "interrupted" and report["levels"][0]["completed"] >= 40
     assert "interrupted" in report["stop_reason"]
     assert (tmp_path / "out/report.html").exists()
+    summary = " ".join(out.decode().split())
+    assert "capacity point: concurrency 4 (only a partial level, cut short: interrupted" in summary
+    assert report["capacity"]["knee_level"] == 0
 
 
 def _sim_process(args: list[str]) -> tuple[subprocess.Popen[bytes], str]:

@@ -75,7 +75,11 @@ def capacity_point(
         return None, "no probed rate met the SLOs"
     usable = [s for s in levels if s.completed > 0 and s.stopped is None]
     if not usable:
-        return None, "no level completed requests"
+        cut = [s for s in levels if s.completed > 0]  # interrupted or stopped early
+        if not cut:
+            return None, "no level completed requests"
+        best = max(cut, key=lambda s: s.request_throughput)
+        return best, f"only a partial level, cut short: {best.stopped}"
     modes = {s.level.mode for s in usable}
     ordered = sorted(usable, key=lambda s: s.load_value)
     if len(ordered) >= 3 and len(modes) == 1:

@@ -50,7 +50,10 @@ def render_summary(report: Mapping[str, Any], out_dir: Path, stored: str | None)
         parts.append(Text("errors: " + ", ".join(f"{k} {v}" for k, v in sorted(errors.items())),
                           style="red"))  # fmt: skip
     c = report["capacity"]
-    lines = [f"capacity point: {c['knee_label']} ({c['basis']})"]
+    point = c["knee_label"] or "none"
+    if c["knee_label"] is None and report.get("status") == "interrupted":
+        point += " (the run was interrupted)"
+    lines = [f"capacity point: {point} ({c['basis']})"]
     if c["knee_request_throughput"] is not None:
         rps, tps = _f(c["knee_request_throughput"]), _f(c["knee_output_throughput"], "{:.0f}")
         inflight, e2e = _f(c["knee_mean_concurrency"], "{:.1f}"), _f(c["knee_mean_e2e_s"], "{:.3f}")

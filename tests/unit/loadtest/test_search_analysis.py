@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import pytest
 
 from infersight.loadtest.analysis import Pricing, capacity_summary
@@ -112,3 +114,14 @@ def test_capacity_without_knee_or_levels(row: RowFactory) -> None:
     searched = capacity_summary(straight, searched=True, search_best_level=1)
     assert searched.knee_level == 1 and "search" in searched.basis
     assert capacity_summary(straight, searched=True).knee_level is None
+
+
+def test_an_interrupted_level_is_the_capacity_point_when_it_is_all_there_is(
+    row: RowFactory,
+) -> None:
+    (level,) = _ladder(row, [(4, 30.0)])
+    cut = dataclasses.replace(level, stopped="interrupted (Ctrl-C): partial results")
+    c = capacity_summary([cut], target_rate_per_s=60.0)
+    assert c.knee_level == 0 and c.knee_label == level.level.label
+    assert c.basis == "only a partial level, cut short: interrupted (Ctrl-C): partial results"
+    assert c.replicas_needed is not None
