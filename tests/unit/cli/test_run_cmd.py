@@ -38,3 +38,14 @@ def test_a_database_that_cannot_be_opened_is_one_message(
     assert code == 1 and "cannot open SQLite store" in err
     code, err = run(capsys, "--db", str(tmp_path / "no" / "dir" / "x.db"))
     assert code == 1 and "does not exist" in err
+
+
+def test_an_unknown_option_shows_the_usage_of_its_own_command(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    with pytest.raises(SystemExit) as info:
+        main(["alerts", "list", "--json"])
+    err = capsys.readouterr().err
+    assert info.value.code == 2
+    assert err.startswith("usage: infersight alerts list")
+    assert "infersight alerts list: error: unrecognized arguments: --json" in err
