@@ -72,9 +72,9 @@ def level_saturation(s: LevelSummary, policy: SaturationPolicy | None = None) ->
                 f"{last * 1000:.0f} ms within the level; requests queue faster than they finish"
             )
     sent = s.send_rate_per_s
-    keeping_up = s.request_throughput >= policy.keep_up_share * (sent or 0.0)
+    done = s.measured_throughput  # the same requests as `sent`: no warm-up ones
+    keeping_up = done >= policy.keep_up_share * (sent or 0.0)
     if sent and total >= policy.min_trend_requests and not keeping_up:
-        done = s.request_throughput
         return f"not keeping up: {done:.2f} requests/s completed of {sent:.2f}/s sent"
     return None
 

@@ -98,6 +98,9 @@ class LevelSummary:
     slo_attainment_ci95: tuple[float, float] | None
     saturation: str | None = None
     stopped: str | None = None  # why the level ended early (interrupt, auto-stop)
+    # completions of the measured requests alone per second: what to hold against their
+    # send rate (request_throughput also counts warm-up requests ending in the window)
+    measured_throughput: float = 0.0
     server: dict[str, dict[str, float]] = field(default_factory=dict)
 
     @property
@@ -169,6 +172,7 @@ def summarize_level(
         total_input_tokens=in_tokens,
         total_output_tokens=out_tokens,
         request_throughput=len(ended_ok) / duration,
+        measured_throughput=len(ok) / duration,
         output_throughput=window_out / duration,
         total_token_throughput=(window_in + window_out) / duration,
         mean_concurrency=in_flight_s / duration,
