@@ -178,6 +178,23 @@ def test_out_of_range_renders_file_line_path_value_and_hint(tmp_path: Path) -> N
     )
 
 
+@pytest.mark.parametrize(
+    ("text", "path"),
+    [
+        ("gateway:\n  read_timeout_s: .inf\n", "gateway.read_timeout_s"),
+        (
+            "alerting:\n  rules:\n    - name: r\n      kind: threshold\n"
+            "      metric: ttft_seconds\n      threshold: .nan\n",
+            "alerting.rules[0].threshold",
+        ),
+    ],
+)
+def test_nan_and_infinity_are_refused(tmp_path: Path, text: str, path: str) -> None:
+    """YAML's .nan / .inf would make a rule that can never fire (or be sent as JSON)."""
+    p = only(problems_of(write(tmp_path, text)))
+    assert p.path == path and p.message == "must be a finite number"
+
+
 def test_wrong_type(tmp_path: Path) -> None:
     path = write(tmp_path, "store:\n  writer:\n    batch_size: lots\n")
     p = only(problems_of(path))

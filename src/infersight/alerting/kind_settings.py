@@ -26,7 +26,7 @@ SECONDS_FIELDS: Final = ("ttft_s", "e2e_s", "tpot_s", "itl_mean_s", "itl_p50_s",
 class _Compact(BaseModel):
     """extra keys forbidden; dumps omit keys equal to their default (except `_always`)."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
     _always: ClassVar[frozenset[str]] = frozenset()
 
     @model_serializer(mode="wrap")

@@ -92,7 +92,7 @@ def _a(label: str) -> str:
 class NotifierSettings(BaseModel):
     """One place alert notifications are sent to."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
 
     name: str = Field(
         default="",

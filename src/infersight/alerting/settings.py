@@ -309,7 +309,7 @@ def _default_rules() -> list[AlertRuleSettings]:
 class AlertingSettings(BaseModel):
     """Alert rules evaluated on a schedule, and where their notifications go."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
 
     enabled: bool = Field(default=True, description="Run the alert engine.")
     interval_s: float = Field(

@@ -27,7 +27,7 @@ def _user_only() -> list[Source]:
 class DriftSettings(BaseModel):
     """Drift of prompts and answers between a baseline window and the current window."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
 
     enabled: bool = Field(
         default=False,

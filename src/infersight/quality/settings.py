@@ -55,7 +55,7 @@ def _correctness() -> list[JudgeCriterion]:
 class SweepSettings(BaseModel):
     """One scheduled quality sweep: a dataset run against an endpoint and scored."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
 
     name: str = Field(
         default="",
@@ -191,7 +191,7 @@ class SweepSettings(BaseModel):
 class SamplerSettings(BaseModel):
     """Scores a share of real user requests with reference-free scorers (needs captured text)."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
 
     enabled: bool = Field(
         default=False, description="Score sampled live requests (needs gateway.capture_text)."
@@ -235,7 +235,7 @@ class SamplerSettings(BaseModel):
 class JudgeSettings(BaseModel):
     """An optional LLM judge over any OpenAI-compatible endpoint."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
 
     base_url: str = Field(
         default="", description="OpenAI-compatible base URL of the judge (empty: no judge)."
@@ -279,7 +279,7 @@ class JudgeSettings(BaseModel):
 class QualitySettings(BaseModel):
     """Quality sweeps on a schedule, live-traffic sampling, and an optional LLM judge."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
 
     sweeps: list[SweepSettings] = Field(
         default_factory=list, description="Scheduled sweeps (none by default)."
