@@ -82,6 +82,8 @@ def test_errors_mid_run_are_counted_and_stop_the_level() -> None:
     assert set(s.errors_by_class) == {"http_503"} and s.failed >= 10
     assert s.stopped is not None and s.stopped.startswith("errors climbing")
     assert s.completed + s.failed < 400  # auto-stopped early
+    assert result.status == "stopped"  # the run says so, not "completed"
+    assert result.stop_reason and "errors climbing" in result.stop_reason
     rows = [r for r in result.rows if r.error_class]
     assert rows[0].error is not None and "simulated upstream error" in rows[0].error
 

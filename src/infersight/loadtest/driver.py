@@ -144,7 +144,8 @@ class _LevelRun:
             if d.auto_stop and not self.stop.is_set():
                 reason = errors_climbing(self.failed, len(self.rows), d.policy)
                 if reason is not None:
-                    self.halt(reason)
+                    warm = sum(1 for r in self.rows if not r.measured)
+                    self.halt(reason + (f" ({warm} of those were warm-up requests)" if warm else ""))
 
     def halt(self, reason: str) -> None:
         if not self.stop.is_set():

@@ -229,9 +229,14 @@ class _Run:
             s = await self._level(level)
             if s is None:
                 return
+            if s.stopped is not None:  # auto-stop cut this level short: the run ends here
+                self.status = "stopped"
+                self.stop_reason = f"auto-stop in {s.label}: {s.stopped}"
+                self.progress.note(self.stop_reason)
+                return
             if not self.spec.auto_stop or not ladder:
                 continue
-            reason = s.stopped or s.saturation or ladder_plateau(self.levels, self.spec.policy)
+            reason = s.saturation or ladder_plateau(self.levels, self.spec.policy)
             if reason is not None and level is not levels[-1]:
                 self.status = "stopped"
                 self.stop_reason = f"auto-stop after {s.label}: {reason}"
