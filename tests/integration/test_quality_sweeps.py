@@ -300,8 +300,11 @@ def test_eval_cli_regression_diff_and_exit_codes(
         args = ["eval", str(dataset), "--endpoint", gw.url, "--db", db, "--out", out]
         args += ["--scorers", "accuracy,relevance", "--fail-on-regression"]
         assert main(args) == 0
-        first = capsys.readouterr().out
+        first, progress = capsys.readouterr()
         assert "capitals · canned · 12 items" in first and "100.0%" in first
+        # stderr is not a terminal here: progress comes as plain lines, start and end
+        assert "capitals: 12 items to answer" in progress
+        assert "capitals: 12/12 answered, 0 failed, in " in progress
         assert "this one is the baseline" in first
         answers.mode = "wrong"
         assert main(args) == 3  # significant regression, --fail-on-regression

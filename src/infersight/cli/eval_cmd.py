@@ -20,6 +20,7 @@ import argparse
 import asyncio
 import json
 import os
+import time
 from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
@@ -170,6 +171,43 @@ class _RichProgress:
         self.progress.stop()
 
 
+class _LineProgress:
+    """Progress as plain lines on stderr when it is not a terminal (CI logs, pipes): one at
+    the start, then one every LINE_EVERY_S while items are answered."""
+
+    LINE_EVERY_S = 10.0
+
+    def __init__(self, console: Console, label: str) -> None:
+        self.console = console
+        self.label = label
+        self.total = self.done = self.failed = 0
+        self.t0 = self.last = 0.0
+
+    def started(self, total: int) -> None:
+        self.total, self.t0 = total, time.monotonic()
+        self.last = self.t0
+        self.console.print(f"{self.label}: {total} items to answer", soft_wrap=True)
+
+    def advanced(self, ok: bool) -> None:
+        self.done += 1
+        self.failed += 0 if ok else 1
+        now = time.monotonic()
+        if now - self.last >= self.LINE_EVERY_S:
+            self.last = now
+            self.console.print(
+                f"{self.label}: {self.done}/{self.total} answered, {self.failed} failed, "
+                f"{now - self.t0:.0f} s",
+                soft_wrap=True,
+            )
+
+    def finished(self) -> None:
+        self.console.print(
+            f"{self.label}: {self.done}/{self.total} answered, {self.failed} failed, in "
+            f"{time.monotonic() - self.t0:.1f} s; scoring",
+            soft_wrap=True,
+        )
+
+
 def main(args: argparse.Namespace) -> int:
     err = Console(stderr=True, highlight=False)
     try:
@@ -214,7 +252,9 @@ def main(args: argparse.Namespace) -> int:
     except Exception as exc:  # EmbedderUnavailable, with the install command
         fail(f"infersight eval: {exc}")
         return 1
-    progress = _RichProgress(err, f"{dataset.name}") if err.is_terminal else None
+    progress: _RichProgress | _LineProgress = (
+        _RichProgress(err, dataset.name) if err.is_terminal else _LineProgress(err, dataset.name)
+    )
     try:
         with opened_store(settings.store, hint=None) as store:
             try:
