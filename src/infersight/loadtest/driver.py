@@ -145,7 +145,9 @@ class _LevelRun:
                 reason = errors_climbing(self.failed, len(self.rows), d.policy)
                 if reason is not None:
                     warm = sum(1 for r in self.rows if not r.measured)
-                    self.halt(reason + (f" ({warm} of those were warm-up requests)" if warm else ""))
+                    self.halt(
+                        reason + (f" ({warm} of those were warm-up requests)" if warm else "")
+                    )
 
     def halt(self, reason: str) -> None:
         if not self.stop.is_set():
