@@ -39,7 +39,7 @@ RUNBOOKS: Final[dict[str, str]] = {
     ),
     "error_rate_high": (
         "Means: more than 1 % of requests failed over the last 10 minutes. "
-        "Look at: infersight stats --group-by error_class for the error classes "
+        "Look at: infersight stats --by error_class for the error classes "
         "(upstream_5xx, upstream_timeout, upstream_unreachable, midstream_error), the upstream "
         "server's log, collector_up for the engine. "
         "Usually fixed by: restarting a crashed or OOM-killed model server, raising "
@@ -90,7 +90,7 @@ RUNBOOKS: Final[dict[str, str]] = {
         "days) is spending its error budget fast: a critical alert at this pace empties the "
         "budget within days, a warning within the month. "
         "Look at: ttft_seconds p95/p99, the ttft_p95_high alert, engine_requests_waiting, "
-        "which models and clients are slow (infersight stats --group-by model). "
+        "which models and clients are slow (infersight stats --by model, --by client). "
         "Usually fixed by: what fixes TTFT (replicas, shorter prefills, chunked prefill); if "
         "the objective is unrealistic for the model, agree on a new one rather than ignoring it."
     ),

@@ -18,7 +18,7 @@ from infersight.core.records import SOURCES
 from infersight.settings import ConfigError, Settings, load_settings
 from infersight.store.base import RequestSummary
 
-BY_CHOICES: Final = ("model", "upstream", "client", "route")
+BY_CHOICES: Final = ("model", "upstream", "client", "route", "status", "error_class")
 QUANTILES: Final = (0.5, 0.95, 0.99)
 DEFAULT_WINDOW_S: Final = 15 * 60.0
 NO_DATABASE_HINT: Final = (

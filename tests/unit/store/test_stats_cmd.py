@@ -168,3 +168,13 @@ def test_parse_duration(text: str, seconds: float) -> None:
 )
 def test_format_duration(seconds: float, text: str) -> None:
     assert format_duration(seconds) == text
+
+
+def test_group_by_error_class_names_the_failures(
+    db: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The error_rate_high runbook points here: which error classes the failures have."""
+    assert main(["stats", "--db", db, "--by", "error_class", "--json"]) == 0
+    data = json.loads(capsys.readouterr().out)
+    by_class = {g["group"]["error_class"]: g["requests"] for g in data["groups"]}
+    assert by_class["upstream_5xx"] == 1 and by_class[None] >= 1
