@@ -118,7 +118,10 @@ class GatewaySettings(_Section):
     body_timeout_s: float = Field(
         default=30.0,
         gt=0,
-        description="Longest wait for a client's request body to arrive, in seconds (then 408).",
+        description=(
+            "Longest wait for a client's request head, then its body, in seconds (a head that "
+            "does not arrive: connection closed; a body: 408)."
+        ),
     )
     connect_timeout_s: float = Field(
         default=5.0, gt=0, description="Longest wait to connect to the upstream, in seconds."
