@@ -155,7 +155,9 @@ def _list(args: argparse.Namespace) -> int:
             for i, inst in enumerate(rows):
                 state = inst["state"] if inst else r["state"]
                 if r["silenced_until"] and i == 0:
-                    state += f" (silenced {format_duration(max(r['silenced_until'] - now, 1))})"
+                    state += (
+                        f" (silenced {format_duration(round(max(r['silenced_until'] - now, 1)))})"
+                    )
                 table.add_row(
                     r["name"] if i == 0 else "",
                     r["kind"] if i == 0 else "",

@@ -162,14 +162,24 @@ class SloEvaluation:
     def summary(self) -> str:
         parts = []
         for w in self.windows:
-            lb = "-" if w.long_burn is None else f"{w.long_burn:.2f}"
-            sb = "-" if w.short_burn is None else f"{w.short_burn:.2f}"
+            lb = _burn_text(w.long_burn, w.window.burn_rate)
+            sb = _burn_text(w.short_burn, w.window.burn_rate)
             mark = " FIRING" if w.firing else ""
             parts.append(
                 f"{_span(w.window.long_s)}/{_span(w.window.short_s)} "
                 f"{lb}/{sb} (≥{w.window.burn_rate:g}){mark}"
             )
         return "; ".join(parts)
+
+
+def _burn_text(burn: float | None, factor: float) -> str:
+    """A burn rate to 2 decimals, never rounded up to the factor it is below (2.997 against
+    a factor of 3 reads 2.99, not 3.00)."""
+    if burn is None:
+        return "-"
+    if burn < factor:
+        return f"{math.floor(burn * 100) / 100:.2f}"
+    return f"{burn:.2f}"
 
 
 def evaluate_slo(

@@ -131,3 +131,13 @@ def test_a_handful_of_events_never_fires() -> None:
     guarded = evaluate_slo(c, NOW - 1, objective=0.99, window_s=30 * DAY, min_events=20)
     assert not any(w.firing for w in guarded.windows)
     assert guarded.state == AlarmState.OK
+
+
+def test_burn_rates_in_messages_never_round_up_to_the_factor() -> None:
+    """A resolve message must not read as firing: 2.997 against a factor of 3 is 2.99."""
+    from infersight.core.slo import _burn_text
+
+    assert _burn_text(2.997, 3.0) == "2.99"
+    assert _burn_text(3.004, 3.0) == "3.00"
+    assert _burn_text(14.4, 14.4) == "14.40"
+    assert _burn_text(None, 2.0) == "-"
