@@ -148,9 +148,15 @@ def _gather_one(
     kv_max, kv_p95 = _kv_cache(w, u.name)
     queue = _queue_depth(w, u.name)
     if kv_max is None and queue is None:
+        hint = (
+            f"upstreams[{index}].engine_metrics_url ({u.engine_metrics_url}) exports neither "
+            "(a GPU exporter such as DCGM's has no engine metrics: point it at the serving "
+            "engine's /metrics), or collectors.engine is off"
+            if u.engine_metrics_url
+            else _ENGINE_HINT.format(i=index)
+        )
         missing.append(
-            "no engine metrics (engine_kv_cache_usage_ratio, engine_requests_waiting): "
-            + _ENGINE_HINT.format(i=index)
+            "no engine metrics (engine_kv_cache_usage_ratio, engine_requests_waiting): " + hint
         )
     elif kv_max is None:
         missing.append(

@@ -267,3 +267,21 @@ def test_mig_instances_not_double_counted(tmp_path: Path) -> None:
 def test_days_must_be_positive(store: SqliteStore) -> None:
     with pytest.raises(ValueError, match="days must be a positive number"):
         gather_evidence(store, settings(), now=NOW, days=0)
+
+
+def test_an_engine_url_that_exports_no_engine_metrics_is_named(tmp_path: Path) -> None:
+    """engine_metrics_url is set (to a GPU exporter, say) but no engine series came: the note
+    says so instead of asking to set the URL."""
+    empty = SqliteStore(tmp_path / "e.db")
+    cfg = Settings.model_validate(
+        {
+            "upstreams": [
+                {"name": "d", "url": "http://d:8000", "engine_metrics_url": "http://d:9400/metrics"}
+            ]
+        }
+    )
+    (u,) = advice_report(empty, cfg, now=NOW, days=1).upstreams
+    joined = " | ".join(u.missing)
+    empty.close()
+    assert "upstreams[0].engine_metrics_url (http://d:9400/metrics) exports neither" in joined
+    assert "set upstreams[0].engine_metrics_url" not in joined
