@@ -252,11 +252,27 @@ class SeriesEvaluator:
                 threshold=float(threshold),
                 baseline=learned.get("center"),
                 learned=learned,
+                detail={"baseline": dict(learned)},  # what was learned, from which window
             )
         state, reason, band = self._judge_anomaly(slots, prev, history)
         if band is None:
             return make(state, reason)
-        return make(state, reason, lower=band.lower, upper=band.upper, baseline=band.center)
+        method = (r.anomaly or AnomalySettings()).band
+        return make(
+            state,
+            reason,
+            lower=band.lower,
+            upper=band.upper,
+            baseline=band.center,
+            detail={
+                "band": {
+                    "method": method,
+                    "center": band.center,
+                    "lower": band.lower,
+                    "upper": band.upper,
+                }
+            },
+        )
 
     def _step(self, prev: AlarmState, datapoints: list[Datapoint]) -> tuple[AlarmState, str]:
         datapoints = guard(datapoints, self._raw, self.rule.min_value)

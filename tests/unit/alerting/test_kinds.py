@@ -54,6 +54,7 @@ def test_baseline_learns_from_the_same_hour_and_carries_it_over_a_restart(env: E
     assert n.baseline == pytest.approx(10, abs=0.5)
     assert n.threshold == pytest.approx(14, abs=1.5)  # median + 4 × MAD ≈ 10 + 4σ
     assert "learned threshold" in n.summary and "same hour, last 3 days" in n.summary
+    assert n.detail["baseline"]["points"] == 180  # the webhook's detail says what was learned
     learned = engine.states.all()[0].learned
     assert learned["points"] == 180 and learned["method"] == "median_mad"
 
@@ -108,6 +109,9 @@ def test_anomaly_ewma_band(env: Env) -> None:
     firing, resolved = env.rec.sent
     assert firing.lower is not None and firing.upper is not None and firing.baseline is not None
     assert firing.lower < 5 < firing.upper < 20
+    assert firing.detail["band"] == {
+        "method": "ewma", "center": firing.baseline, "lower": firing.lower, "upper": firing.upper,
+    }  # fmt: skip
     assert resolved.status == "resolved"
 
 
