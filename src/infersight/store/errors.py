@@ -2,14 +2,22 @@
 
 from __future__ import annotations
 
-# Errors of the store's driver that mean "not now" rather than "never": the same call can
-# work later (sqlite3 and psycopg both name them so).
-_UNAVAILABLE = frozenset({"OperationalError", "DatabaseError"})
+# SQLite result codes (and their extended forms, SQLITE_IOERR_WRITE, ...) that mean "not now"
+# rather than "never": the same statement can work later. A syntax error, a missing column or
+# a file that is not a database also raise OperationalError/DatabaseError, and are bugs.
+_SQLITE_UNAVAILABLE = (
+    "SQLITE_BUSY", "SQLITE_LOCKED", "SQLITE_NOMEM", "SQLITE_READONLY", "SQLITE_IOERR",
+    "SQLITE_FULL", "SQLITE_CANTOPEN", "SQLITE_PROTOCOL",
+)  # fmt: skip
 
 
 def store_unavailable(exc: BaseException) -> bool:
-    """The store could not do its work at the moment (locked, full, disconnected)."""
-    return type(exc).__name__ in _UNAVAILABLE
+    """The store could not do its work at the moment (locked, full, disk error, gone)."""
+    name = getattr(exc, "sqlite_errorname", None)
+    if isinstance(name, str):
+        return name.startswith(_SQLITE_UNAVAILABLE)
+    # a client-server driver (psycopg): OperationalError is the connection's trouble
+    return type(exc).__name__ == "OperationalError"
 
 
 def store_hint(exc: BaseException) -> str:

@@ -28,7 +28,7 @@ from typing import ClassVar, Generic, TypeVar
 from infersight.core.records import RequestRecord
 from infersight.settings import WriterSettings
 from infersight.store.base import Store
-from infersight.store.errors import store_hint
+from infersight.store.errors import store_hint, store_unavailable
 
 log = logging.getLogger(__name__)
 
@@ -242,11 +242,13 @@ class QueueWriter(Generic[T]):
         """Write one batch. While the writer runs, a store that is unavailable (locked, full,
         gone) is retried with backoff for as long as it takes: the batch waits, new items
         queue behind it (up to queue_size), and nothing is dropped for the outage itself.
-        Once the writer is closing, `retry_attempts` more tries, then the batch is dropped."""
+        Once the writer is closing, `retry_attempts` more tries, then the batch is dropped.
+        Any other failure (a bug) gets `retry_attempts` tries, then the batch is dropped with
+        its traceback: one bad batch must not stop all writing."""
         delay = self.retry_backoff_s
         failing_since: float | None = None
         last_report = 0.0
-        tries_closing = 0
+        tries_closing = tries_bug = 0
         while True:
             try:
                 self._write_batch(batch)
@@ -255,6 +257,20 @@ class QueueWriter(Generic[T]):
                 if is_bad_data(exc):  # retrying the same items cannot help: keep the good ones
                     self._write_one_by_one(batch, exc)
                     break
+                if not store_unavailable(exc):
+                    tries_bug += 1
+                    if tries_bug > self.retry_attempts:
+                        log.exception(
+                            "%s: dropped %d %s: writing them failed %d times with an error "
+                            "that is not the store being unavailable",
+                            self.label, len(batch), self.noun, tries_bug,
+                        )  # fmt: skip
+                        with self._cond:
+                            self.dropped_total += len(batch)
+                        break
+                    self._stop_waiting.wait(delay)
+                    delay = min(delay * 2, self.retry_max_backoff_s)
+                    continue
                 now = time.monotonic()
                 reason = f"{type(exc).__name__}: {exc}"
                 if failing_since is None:

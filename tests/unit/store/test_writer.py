@@ -7,6 +7,7 @@ import sqlite3
 import threading
 import time
 from collections.abc import Sequence
+from pathlib import Path
 
 import pytest
 
@@ -228,6 +229,62 @@ def test_a_store_still_failing_at_close_costs_the_waiting_records_counted(
     assert len(errors) == 3  # one per batch
     assert "still failed when the writer was stopped" in errors[0]
     assert "OperationalError: database or disk is full" in errors[0]
+
+
+class BuggyStore(RecordingStore):
+    """Writing the batch that holds record r000013 fails with a bug, not an outage."""
+
+    def write_records(self, records: Sequence[RequestRecord]) -> None:
+        if any(r.id == "r000013" for r in records):
+            raise KeyError("a bug")
+        super().write_records(records)
+
+
+def test_a_batch_failing_with_a_bug_is_dropped_and_writing_goes_on(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """Only an unavailable store is retried for as long as it takes; a bug gets
+    retry_attempts tries, then its batch is dropped (with the traceback) and the records
+    after it are written."""
+    caplog.set_level(logging.ERROR, logger="infersight.store.writer")
+    store = BuggyStore()
+    writer = BatchWriter(
+        store, settings(batch_size=5, queue=50), retry_attempts=2, retry_backoff_s=0.001
+    )
+    writer.start()
+    for i in range(40):
+        writer.submit(rec(i))
+    assert writer.flush(timeout_s=WAIT_S)
+    writer.close()
+    assert (writer.written_total, writer.dropped_total) == (35, 5)
+    (error,) = [r for r in caplog.records if r.levelno == logging.ERROR]
+    assert "dropped 5 records" in error.getMessage() and error.exc_info is not None
+
+
+def test_which_sqlite_errors_mean_the_store_is_unavailable(tmp_path: Path) -> None:
+    """Real SQLite errors: a lock is an outage; a missing column or a file that is not a
+    database is a bug, reported as one."""
+    from infersight.store.errors import store_unavailable
+
+    db = tmp_path / "x.db"
+    holder = sqlite3.connect(db, isolation_level=None)
+    holder.execute("CREATE TABLE t (a)")
+    holder.execute("BEGIN EXCLUSIVE")
+    other = sqlite3.connect(db, timeout=0.01)
+    with pytest.raises(sqlite3.OperationalError) as locked:
+        other.execute("INSERT INTO t VALUES (1)")
+    holder.execute("COMMIT")
+    with pytest.raises(sqlite3.OperationalError) as no_column:
+        other.execute("SELECT nope FROM sqlite_master")
+    holder.close()
+    other.close()
+    junk = tmp_path / "junk.db"
+    junk.write_bytes(b"not a database at all" * 100)
+    with pytest.raises(sqlite3.DatabaseError) as not_db:
+        sqlite3.connect(junk).execute("SELECT * FROM sqlite_master")
+    assert store_unavailable(locked.value)
+    assert not store_unavailable(no_column.value)
+    assert not store_unavailable(not_db.value)
 
 
 def test_a_locked_sqlite_store_names_the_lock(tmp_path: object) -> None:
