@@ -21,6 +21,8 @@ SOURCE_HEADER: Final = b"x-infersight-source"
 # Counts beyond this are not counts (and would not fit a 64-bit integer column).
 _MAX_COUNT: Final = 2**53
 _PARTIAL: Final = ("midstream_error", "client_disconnect", "upstream_timeout", "gateway_error")
+# Error classes whose message quotes the upstream (which may echo the prompt back).
+_ECHOED: Final = ("upstream_4xx", "upstream_5xx", "midstream_error")
 
 
 @dataclass(slots=True)
@@ -88,7 +90,7 @@ def build_record(
         if completion_tokens is None and timing is not None:
             completion_tokens, estimated = timing.output_tokens, True
     error_message = ex.error_message
-    if error_message and req is not None and not capture_text:
+    if error_message and req is not None and not capture_text and ex.error_class in _ECHOED:
         error_message = redact_prompt(error_message, req.body)  # upstreams may echo it
     tokens_per_s = timing.output_tokens_per_s if timing is not None else None
     if tokens_per_s is None and completion_tokens and e2e > 0 and ok:

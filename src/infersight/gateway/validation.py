@@ -136,17 +136,43 @@ def prompt_text(body: dict[str, Any]) -> str:
 # longer ones are also caught when an error message quotes only their beginning.
 _REDACT_MIN: Final = 8
 _REDACT_PREFIX: Final = 24
+# Of a huge prompt, only this many characters at its start and at its end are looked for.
+_REDACT_SCAN: Final = 256 * 1024
 
 
 def redact_prompt(message: str, body: dict[str, Any]) -> str:
     """`message` (an upstream's error text) with any quoted part of the request's prompt
     replaced by "[prompt]": validation errors of some servers echo their input, and the
     prompt must not be stored unless text capture is on."""
-    pieces = [p for p in prompt_text(body).split("\n") if len(p) >= _REDACT_MIN]
+    # only lines whose start the message quotes: a set of the message's short windows (a
+    # message is short; a prompt may be megabytes of lines, looked at once each)
+    windows = {message[i : i + _REDACT_MIN] for i in range(len(message) - _REDACT_MIN + 1)}
+    escapes = "\\" in message  # a JSON-escaped quote can only be there with a backslash
+    text = prompt_text(body)
+    if len(text) > 2 * _REDACT_SCAN:  # echoes quote a prompt's start (or its end): bounded work
+        text = text[:_REDACT_SCAN] + "\n" + text[-_REDACT_SCAN:]
+    pieces = [
+        p
+        for p in text.split("\n")
+        if len(p) >= _REDACT_MIN
+        and (
+            (p[:_REDACT_MIN] in windows and p[:_REDACT_PREFIX] in message)
+            or (escapes and _escaped_start_in(p, message))
+        )
+    ]
     for piece in sorted(pieces, key=len, reverse=True):
         for form in (piece, json.dumps(piece)[1:-1]):
             message = _cut_echoes(message, form)
     return message
+
+
+def _escaped_start_in(piece: str, message: str) -> bool:
+    """Whether the message quotes the piece's start in JSON-escaped form (only a start with a
+    quote, backslash, control or non-ASCII character has one)."""
+    head = piece[:_REDACT_PREFIX]
+    if head.isascii() and head.isprintable() and '"' not in head and "\\" not in head:
+        return False
+    return json.dumps(head)[1:-1] in message
 
 
 def _cut_echoes(message: str, form: str) -> str:

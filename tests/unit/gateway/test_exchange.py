@@ -52,3 +52,28 @@ def test_source_header_and_usage_ints() -> None:
     assert usage_int({"a": 3, "b": True, "c": "4"}, "a") == 3
     assert usage_int({"b": True}, "b") is None
     assert usage_int(None, "a") is None
+
+
+def test_upstream_error_messages_lose_quoted_prompt_text_unless_capture_is_on() -> None:
+    """Only messages that quote the upstream are redacted (the gateway's own never carry
+    the prompt), and only when text capture is off."""
+    quoting = "upstream 'u' answered 422: body.messages.0: bad value 'twelve chars'"
+    rec = build_record(
+        exchange(status=422, error_class="upstream_4xx", error_message=quoting),
+        client="c",
+        capture_text=False,
+    )
+    assert rec.error_message == "upstream 'u' answered 422: body.messages.0: bad value '[prompt]'"
+    kept = build_record(
+        exchange(status=422, error_class="upstream_4xx", error_message=quoting),
+        client="c",
+        capture_text=True,
+    )
+    assert kept.error_message == quoting
+    own = "client disconnected before the response ended"
+    rec = build_record(
+        exchange(status=200, error_class="client_disconnect", error_message=own),
+        client="c",
+        capture_text=False,
+    )
+    assert rec.error_message == own

@@ -133,3 +133,15 @@ def test_prompt_quoted_in_an_error_message_is_redacted() -> None:
     assert redact_prompt(cut, req) == "{'content': '[prompt]"
     assert redact_prompt("hi there: model not found", req) == "hi there: model not found"
     assert redact_prompt("x", {"prompt": ["a long prompt text here"]}) == "x"
+
+
+def test_redaction_of_a_huge_prompt_looks_at_its_start_and_end() -> None:
+    """A prompt of hundreds of thousands of lines: an echo of its first or last line is
+    redacted, and lines in the middle are not looked for (bounded work on the event loop)."""
+    lines = [f"line number {i} of a very long prompt" for i in range(200_000)]
+    body = {"prompt": "\n".join(lines)}
+    assert redact_prompt(f"input: {lines[0]}!", body) == "input: [prompt]!"
+    assert redact_prompt(f"input: {lines[-1]}!", body) == "input: [prompt]!"
+    assert redact_prompt("maximum context length is 2048 tokens", body) == (
+        "maximum context length is 2048 tokens"
+    )
