@@ -7,6 +7,7 @@ exactly and the client adds well under a millisecond, so medians land within a f
 from __future__ import annotations
 
 import asyncio
+import re
 import threading
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -84,6 +85,10 @@ def test_errors_mid_run_are_counted_and_stop_the_level() -> None:
     assert s.completed + s.failed < 400  # auto-stopped early
     assert result.status == "stopped"  # the run says so, not "completed"
     assert result.stop_reason and "errors climbing" in result.stop_reason
+    failed = re.search(r"(\d+) of \d+ requests failed", s.stopped)
+    warm = re.search(r"\((\d+) of the failed were warm-up", s.stopped)
+    assert failed is not None
+    assert warm is None or int(warm.group(1)) <= int(failed.group(1))  # among the failed
     rows = [r for r in result.rows if r.error_class]
     assert rows[0].error is not None and "simulated upstream error" in rows[0].error
 

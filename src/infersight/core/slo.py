@@ -177,9 +177,10 @@ def _burn_text(burn: float | None, factor: float) -> str:
     a factor of 3 reads 2.99, not 3.00)."""
     if burn is None:
         return "-"
-    if burn < factor:
-        return f"{math.floor(burn * 100) / 100:.2f}"
-    return f"{burn:.2f}"
+    text = f"{burn:.2f}"
+    if burn < factor <= float(text):  # rounding reached the factor: show the step below it
+        text = f"{math.floor(round(burn * 100, 6)) / 100:.2f}"
+    return text
 
 
 def evaluate_slo(

@@ -144,9 +144,9 @@ class _LevelRun:
             if d.auto_stop and not self.stop.is_set():
                 reason = errors_climbing(self.failed, len(self.rows), d.policy)
                 if reason is not None:
-                    warm = sum(1 for r in self.rows if not r.measured)
+                    warm = sum(1 for r in self.rows if not r.measured and r.error_class is not None)
                     self.halt(
-                        reason + (f" ({warm} of those were warm-up requests)" if warm else "")
+                        reason + (f" ({warm} of the failed were warm-up requests)" if warm else "")
                     )
 
     def halt(self, reason: str) -> None:

@@ -141,3 +141,4 @@ def test_burn_rates_in_messages_never_round_up_to_the_factor() -> None:
     assert _burn_text(3.004, 3.0) == "3.00"
     assert _burn_text(14.4, 14.4) == "14.40"
     assert _burn_text(None, 2.0) == "-"
+    assert _burn_text(0.29, 1.0) == "0.29" and _burn_text(2.01, 3.0) == "2.01"  # no float slips
