@@ -19,6 +19,7 @@ import inspect
 import logging
 import os
 import sys
+import threading
 import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
@@ -43,6 +44,7 @@ from infersight.quality.scorers.judge import JudgeConfig, JudgeScorer, LlmJudge
 from infersight.quality.settings import JudgeSettings, SweepSettings
 from infersight.quality.sweep import (
     SweepProgress,
+    SweepStopped,
     SweepTarget,
     collect_answers,
     resolve_model,
@@ -147,9 +149,9 @@ def scorer_info(scorer: Scorer) -> dict[str, Any]:
 
 
 def _store_and_compare(
-    store: Store | None, report: SweepReport, alpha: float
+    store: Store | None, report: SweepReport, alpha: float, stop: threading.Event | None = None
 ) -> tuple[SweepReport, str | None]:
-    """Blocking: find the previous sweep, compare, write this one."""
+    """Blocking: find the previous sweep, compare, write this one (not once `stop` is set)."""
     if store is None:
         return report, None
     previous = store.quality.previous_sweep(report.dataset, report.started_at)
@@ -159,6 +161,8 @@ def _store_and_compare(
         comparisons = compare_verdicts(before, verdicts_of(report.results), alpha=alpha)
     done = replace(report, comparisons=comparisons, previous_id=previous.id if previous else None)
     row, items = done.to_rows()
+    if stop is not None and stop.is_set():
+        raise SweepStopped("stopped before the sweep was stored")
     store.quality.write_sweep(row, items)
     return done, previous.id if previous else None
 
@@ -187,10 +191,14 @@ async def run_sweep(
     if judge is not None:
         scorers += [JudgeScorer(judge, c) for c in spec.judge_criteria]
     notes: list[str] = []
+    stop = threading.Event()  # a cancelled sweep's worker threads stop at their next check
     try:
         results = await asyncio.to_thread(
-            score_items, dataset.items, answers, scorers, CachedEmbed(embed)
+            score_items, dataset.items, answers, scorers, CachedEmbed(embed), stop
         )
+    except asyncio.CancelledError:
+        stop.set()
+        raise
     finally:
         if judge is not None:
             judge.close()
@@ -221,7 +229,11 @@ async def run_sweep(
         config={**spec.config, "alpha": spec.alpha, "tags": list(spec.tags)},
         notes=tuple(notes),
     )
-    report, _ = await asyncio.to_thread(_store_and_compare, store, report, spec.alpha)
+    try:
+        report, _ = await asyncio.to_thread(_store_and_compare, store, report, spec.alpha, stop)
+    except asyncio.CancelledError:
+        stop.set()  # not stored, unless the write had begun
+        raise
     if sink is not None:
         sink.submit_many(report.samples())
     return report

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import threading
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -268,13 +269,19 @@ def score_input(item: DatasetItem, answer: Answer, peers: Sequence[str] = ()) ->
     )
 
 
+class SweepStopped(Exception):
+    """The sweep was stopped (the gateway is stopping): its work is abandoned."""
+
+
 def score_items(
     items: Sequence[DatasetItem],
     answers: Sequence[Answer],
     scorers: Sequence[Scorer],
     embed: Embed,
+    stop: threading.Event | None = None,
 ) -> list[ItemResult]:
-    """Score every answered item with every scorer that applies (blocking: embeddings)."""
+    """Score every answered item with every scorer that applies (blocking: embeddings).
+    Raises SweepStopped between scorers once `stop` is set."""
     by_id = {a.item_id: a for a in answers}
     groups: dict[str, list[str]] = {}
     for item in items:
@@ -294,6 +301,8 @@ def score_items(
         inputs[item.id] = score_input(item, a, peers)
     scores: dict[str, dict[str, ScoreResult]] = {item.id: {} for item in items}
     for scorer in scorers:
+        if stop is not None and stop.is_set():
+            raise SweepStopped("stopped while scoring")
         ids = [i for i, x in inputs.items() if scorer.applies(x)]
         if not ids:
             continue
@@ -313,6 +322,7 @@ __all__ = [
     "ItemResult",
     "NullProgress",
     "SweepError",
+    "SweepStopped",
     "SweepProgress",
     "SweepTarget",
     "ask",

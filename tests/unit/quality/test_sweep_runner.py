@@ -17,6 +17,7 @@ from infersight.quality.scorers.base import ScoreInput
 from infersight.quality.sweep import (
     Answer,
     SweepError,
+    SweepStopped,
     SweepTarget,
     collect_answers,
     parse_chat_completion,
@@ -147,3 +148,34 @@ def test_score_items_skips_failures_uses_group_peers_and_counts_scorer_errors(
     assert "consistency" not in by_id["ctx"].scores
     assert by_id["ctx"].scores["hallucination"].passed
     assert all(r.scores["broken"].error == "model missing" for r in results if not r.failed)
+
+
+def test_a_stopped_sweep_abandons_scoring_and_is_not_stored(
+    tiny_dataset: Path, hash_embed: Callable[[Sequence[str]], Any], tmp_path: Path
+) -> None:
+    """The worker threads of a cancelled sweep see the stop: scoring stops at the next
+    scorer, and the store is not written."""
+    import threading
+
+    from infersight.quality.pipeline import _store_and_compare
+    from infersight.quality.results import SweepReport
+    from infersight.store.sqlite import SqliteStore
+
+    items = load_dataset(tiny_dataset).items
+    answers = [Answer(item.id, "Paris") for item in items]
+    stop = threading.Event()
+    stop.set()
+    with pytest.raises(SweepStopped):
+        score_items(items, answers, make_scorers(["accuracy"]), hash_embed, stop)
+    results = score_items(items, answers, make_scorers(["accuracy"]), hash_embed)
+    report = SweepReport(
+        id="s1", name="n", dataset="tiny", model="m", endpoint="http://x/v1", started_at=1.0,
+        finished_at=2.0, results=tuple(results), groups=(), scorers=(), config={}, notes=(),
+    )  # fmt: skip
+    store = SqliteStore(tmp_path / "q.db")
+    with pytest.raises(SweepStopped):
+        _store_and_compare(store, report, 0.05, stop)
+    assert store.quality.list_sweeps(0, 2e9) == []
+    _store_and_compare(store, report, 0.05, threading.Event())
+    assert len(store.quality.list_sweeps(0, 2e9)) == 1
+    store.close()
