@@ -277,6 +277,10 @@ def test_loadtest_runs_and_one_run_with_its_charts(
     load(pg, sites["empty"].url + "/loadtests")
     assert "no load tests yet" in pg.inner_text("main")
     assert console.errors == []
+    # a link opens the run by its id (not only the listed newest 100); an unknown id says so
+    load(pg, sites["data"].url + "/loadtests?run=no-such-run")
+    assert "no load test 'no-such-run' in the store" in pg.inner_text("#loadtest-detail")
+    assert all("404" in e for e in console.errors)  # the API's answer, shown on the page
 
 
 def test_range_split_and_theme(sites: dict[str, Site], page: tuple[Any, Console]) -> None:
