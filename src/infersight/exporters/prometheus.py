@@ -38,12 +38,11 @@ E2E_BUCKETS_S: Final = (
 )  # fmt: skip
 
 Labels = tuple[str, ...]
-# Model names come from clients: at most this many get a label of their own, and a name that
-# has only ever been refused (invalid request, upstream 4xx) gets none, so that made-up names
+# Model names come from clients: a name gets a label of their own once the upstream answered
+# a request for it with 2xx (made-up names never are), and at most this many do, so that they
 # cannot grow /metrics without bound. The rest are counted under OTHER_MODEL.
 MAX_MODEL_LABELS: Final = 100
 OTHER_MODEL: Final = "(other)"
-_CLIENT_ERRORS: Final = frozenset({"invalid_request", "upstream_4xx"})
 
 
 class _Collects(Protocol):
@@ -114,17 +113,18 @@ class GatewayMetrics:
             out[upstream] = (p, c + n)
         return out
 
-    def model_label(self, model: str, error_class: str | None) -> str:
-        """The `model` label for a request to `model` (see MAX_MODEL_LABELS)."""
+    def model_label(self, model: str, status: int) -> str:
+        """The `model` label for a request to `model` that got `status` (see
+        MAX_MODEL_LABELS)."""
         if model in self._models:
             return model
-        if error_class in _CLIENT_ERRORS or len(self._models) >= MAX_MODEL_LABELS:
+        if not 200 <= status < 300 or len(self._models) >= MAX_MODEL_LABELS:
             return OTHER_MODEL
         self._models.add(model)
         return model
 
     def observe(self, record: RequestRecord, timing: StreamTiming | None) -> None:
-        model = self.model_label(record.model, record.error_class)
+        model = self.model_label(record.model, record.status)
         key = (model, record.upstream)
         req_key = (model, record.upstream, record.route, str(record.status))
         self.requests[req_key] = self.requests.get(req_key, 0) + 1
