@@ -10,6 +10,7 @@ import socket
 import threading
 import time
 from collections.abc import Awaitable, Callable, Iterator
+from pathlib import Path
 
 import httpx
 import pytest
@@ -410,3 +411,37 @@ def test_connections_without_a_whole_request_head_are_closed_at_the_deadline(
         sock.close()
     (rec,) = s.records()
     assert rec.status == 200
+
+
+def test_models_from_one_upstream_that_answers_beat_another_that_refuses(
+    tmp_path: Path, raw_upstream: Callable[[Script], RawUpstream]
+) -> None:
+    """Two upstreams: one lists no models (an empty list), the other refuses the key: the
+    client gets the (empty) list, not the refusal."""
+    from infersight.service import ThreadedGateway
+    from infersight.settings import GatewaySettings, Settings, StoreSettings, UpstreamSettings
+
+    def answering(status: bytes, body: bytes) -> Script:
+        async def script(ex: Exchange) -> None:
+            while True:
+                await ex.request()
+                await ex.write(
+                    b"HTTP/1.1 " + status + b"\r\nContent-Type: application/json\r\n"
+                    b"Content-Length: %d\r\n\r\n%b" % (len(body), body)
+                )
+
+        return script
+
+    empty = raw_upstream(answering(b"200 OK", b'{"object":"list","data":[]}'))
+    refusing = raw_upstream(answering(b"401 Unauthorized", b'{"error":{"message":"bad key"}}'))
+    settings = Settings(
+        gateway=GatewaySettings(port=0),
+        upstreams=[
+            UpstreamSettings(name="empty", url=empty.url, models=["a"]),
+            UpstreamSettings(name="refusing", url=refusing.url),
+        ],
+        store=StoreSettings(path=str(tmp_path / "m.db")),
+    )
+    with ThreadedGateway(settings, background=False) as gw:
+        r = httpx.get(gw.url + "/v1/models", timeout=10)
+    assert r.status_code == 200 and r.json()["data"] == []

@@ -272,8 +272,10 @@ class TrafficGenerator(Daemon):
         they would be recorded as clients that disconnected), cancel the rest, and close
         the HTTP client."""
         self._drain_s = drain_s
+        started = self._task is not None
         await super().stop()  # calls on_stop once the ticking has ended
-        await self.on_stop()  # (when it was never started)
+        if not started:
+            await self.on_stop()
 
     async def on_stop(self) -> None:
         if self._in_flight and self._drain_s > 0:

@@ -79,10 +79,12 @@ class GatewayApp:
 
     async def _models(self, scope: Scope, send: Send) -> None:
         """The union of every upstream's model list, asked with the client's credentials. When
-        none lists any, the upstreams' refusal (401, say) is the answer, or else a 502."""
+        no upstream gives a list, the upstreams' refusal (401, say) is the answer, or else a
+        502."""
         data: list[object] = []
         problems: list[str] = []
         refusals: list[int] = []
+        answered = False  # an upstream gave a model list (maybe an empty one)
         timeout = self.settings.gateway.first_byte_timeout_s
         headers = forward_headers(scope["headers"])
         target = upstream_target(scope)
@@ -108,7 +110,8 @@ class GatewayApp:
                 problems.append(f"{where} answered a model list that is not one")
                 continue
             data.extend(listed)
-        if problems and not data:
+            answered = True
+        if problems and not answered:
             status = refusals[0] if len(refusals) == len(problems) else 502
             code = "upstream_unreachable" if status == 502 else None
             await _json(send, status, error_body(status, "; ".join(problems), code=code))
