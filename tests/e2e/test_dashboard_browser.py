@@ -316,3 +316,83 @@ def test_token_login(sites: dict[str, Site], page: tuple[Any, Console]) -> None:
     assert pg.url.endswith("/cost")
     assert pg.locator(".box.error").count() == 0
     assert [e for e in console.errors if "401" not in e] == []
+
+
+def drawn(pg: Any) -> dict[str, Any]:
+    result: dict[str, Any] = pg.evaluate("IS.drawn()")
+    return result
+
+
+def test_every_chart_spans_the_selected_range(
+    sites: dict[str, Site], page: tuple[Any, Console]
+) -> None:
+    pg, console = page
+    url = sites["data"].url
+    for path, range_s in (
+        ("/?range=15m", 900),
+        ("/?range=1h", 3600),
+        ("/serving?range=6h", 21600),
+        ("/quality?range=1h", 3600),
+        ("/infrastructure?range=7d", 7 * 86400),
+    ):
+        load(pg, url + path)
+        charts = drawn(pg)
+        assert charts, path
+        for key, c in charts.items():  # the same range on every chart, errors by class included
+            assert c["x"] == [NOW - range_s, NOW], (path, key)
+            assert c["y"][0] <= c["y"][1] and c["y"][0] >= 0, (path, key)
+    load(pg, url + "/quality?range=1h")
+    for key, c in drawn(pg).items():  # ratios: 0-100 %, not 10,000 %
+        assert c["y"][1] <= 1.0, key
+    assert console.errors == []
+
+
+# one panel drawn on the page as the API would send it (x_range: the selected range)
+DRAW_PANEL = """async (p) => {
+  const box = IS.chartPanel(p);
+  document.getElementById('main').append(box);
+  IS.drawPending();
+  await new Promise((r) => requestAnimationFrame(r));
+  return IS.drawn()[p.key];
+}"""
+
+
+def test_a_single_point_gets_a_sane_axis_and_a_marker(
+    sites: dict[str, Site], page: tuple[Any, Console]
+) -> None:
+    pg, console = page
+    load(pg, sites["empty"].url + "/loadtests")
+    t = [NOW - 300.0, NOW - 240.0, NOW - 180.0, NOW - 120.0, NOW - 60.0]
+    base = {"title": "x", "description": "", "t": t, "x_range": [NOW - 3600, NOW], "sparse": False}
+    one = pg.evaluate(
+        DRAW_PANEL,
+        {
+            **base,
+            "key": "one",
+            "unit": "ratio",
+            "lines": [{"label": "a", "values": [None, None, 1.0, None, None]}],
+        },
+    )
+    assert one["x"] == [NOW - 3600, NOW]
+    assert one["y"] == [0, 1]  # one accuracy of 100 %: 0-100 %
+    assert one["points"] == [True]  # alone between gaps: drawn as a marker
+    const = pg.evaluate(
+        DRAW_PANEL,
+        {
+            **base,
+            "key": "const",
+            "unit": "seconds",
+            "lines": [
+                {"label": "a", "values": [0.2] * 5},
+                {"label": "b", "values": [0.1, None, None, None, None]},
+            ],
+        },
+    )
+    assert const["y"][0] == 0 and 0.2 < const["y"][1] < 0.3  # constant: room above it
+    assert const["points"] == [False, True]  # a line of 5 values needs no markers; one value does
+    disk = pg.evaluate(
+        DRAW_PANEL,
+        {**base, "key": "disk", "unit": "ratio", "lines": [{"label": "a", "values": [0.248] * 5}]},
+    )
+    assert disk["y"][0] == 0 and 0.25 < disk["y"][1] < 0.5
+    assert console.errors == []

@@ -193,6 +193,7 @@ def errors(ctx: Context, call: Call) -> Json:
         lines,
         "no failed requests in this time range",
         "failed requests per second by error class (request records, by start time)",
+        x_range=(window.start, window.end),
     )
     return {
         **window.to_json(),

@@ -47,6 +47,9 @@ class Panel:
     hint: str | None = None
     description: str = ""
     sparse: bool = False  # few points far apart (sweeps): drawn as points joined across gaps
+    # The time range the chart spans (the selected range), whatever part of it has data, so
+    # every chart of a page covers the same range; None: the span of ``t`` (load test levels).
+    x_range: tuple[float, float] | None = None
 
     @property
     def has_data(self) -> bool:
@@ -62,6 +65,7 @@ class Panel:
             "lines": [line.to_json() for line in self.lines],
             "hint": None if self.has_data else (self.hint or "no data in this time range"),
             "sparse": self.sparse,
+            "x_range": None if self.x_range is None else list(self.x_range),
         }
 
 
@@ -140,6 +144,10 @@ class PanelBuilder:
         default_factory=dict
     )
 
+    @property
+    def x_range(self) -> tuple[float, float]:
+        return (self.window.start, self.window.end)
+
     def fetch(
         self, name: str, labels: dict[str, str] | None = None, agg: str = "avg"
     ) -> list[Series]:
@@ -185,7 +193,7 @@ class PanelBuilder:
         # grouped by label value first (llama p50, llama p95, ..., qwen p50, ...)
         groups = [(label, dict(group), points) for group, _, label, points in sorted(found)]
         t, lines = align(groups)
-        return Panel(key, title, unit, t, lines, hint, description)
+        return Panel(key, title, unit, t, lines, hint, description, x_range=self.x_range)
 
     def ratio_panel(
         self,
@@ -207,7 +215,7 @@ class PanelBuilder:
             points = {ts: n.get(ts, 0.0) / d for ts, d in den[group].items() if d > 0}
             groups.append((label_of(group), dict(group), points))
         t, lines = align(groups)
-        return Panel(key, title, "ratio", t, lines, hint, description)
+        return Panel(key, title, "ratio", t, lines, hint, description, x_range=self.x_range)
 
 
 def latest(panel: Panel) -> float | None:

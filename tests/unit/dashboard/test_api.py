@@ -439,3 +439,14 @@ def test_pages_static_and_unknown_paths(client: TestClient) -> None:
     assert r.status_code == 404 and "/api/v1" in r.json()["error"]["message"]
     r = client.post("/api/v1/overview")
     assert r.status_code == 405 and "only answers GET" in r.json()["error"]["message"]
+
+
+def test_every_time_chart_carries_the_selected_range(client: TestClient) -> None:
+    """x_range: the chart spans the selected range, not just where its data is."""
+    for path in ("/overview", "/serving", "/infrastructure", "/cost", "/quality"):
+        d = ok(client, path, range="6h")
+        panels = d.get("panels", []) + d.get("score_panels", []) + d.get("live_panels", [])
+        assert panels, path
+        for p in panels:
+            assert p["x_range"] == [NOW - 21600, NOW], (path, p["key"])
+    assert ok(client, "/errors", range="6h")["panel"]["x_range"] == [NOW - 21600, NOW]

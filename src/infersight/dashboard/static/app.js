@@ -135,19 +135,57 @@ const IS = (() => {
     todo.forEach((p, i) => draw(p.area, p.panel, widths[i]));
   }
 
+  // x: the panel's x_range (the selected time range: every chart of a page spans the same
+  // range, whatever part of it has data); without one, the data's span (one point: +-1 min).
+  function xRange(panel) {
+    const xr = panel.x_range;
+    if (xr) return () => [xr[0], xr[1]];
+    return (u, min, max) => (min === max ? [min - 60, max + 60] : [min, max]);
+  }
+
+  // y: non-negative data starts at 0; a ratio up to >= 50 % spans 0-100 %; a single point or a
+  // constant series gets room above it instead of a range of its float noise.
+  function yRange(unit) {
+    return (u, min, max) => {
+      if (min === null || max === null || !Number.isFinite(min) || !Number.isFinite(max)) return [0, 1];
+      if (min >= 0) {
+        if (max <= 0) return [0, 1];
+        if (unit === "ratio" && max >= 0.5) return [0, Math.max(1, max)];
+        return [0, max * 1.15];
+      }
+      const pad = (max - min) * 0.1 || Math.abs(max) * 0.15 || 1;
+      return [min - pad, max > 0 ? max + pad : Math.min(0, max + pad)];
+    };
+  }
+
+  // markers where a line segment cannot show a value: a line with fewer than 3 values, or a
+  // value between two gaps (one bucket alone draws no line)
+  function needsPoints(values) {
+    let n = 0;
+    for (let i = 0; i < values.length; i += 1) {
+      if (values[i] === null || values[i] === undefined) continue;
+      n += 1;
+      const before = i > 0 && values[i - 1] !== null && values[i - 1] !== undefined;
+      const after = i < values.length - 1 && values[i + 1] !== null && values[i + 1] !== undefined;
+      if (!before && !after) return true;
+    }
+    return n < 3;
+  }
+
   function draw(area, panel, width) {
     const fg = cssVar("--muted");
     const grid = cssVar("--grid");
     const opts = {
       width, height: 220,
-      scales: { x: { time: true } },
+      scales: { x: { time: true, range: xRange(panel) }, y: { range: yRange(panel.unit) } },
       series: [{ value: (u, v) => time(v) }].concat(panel.lines.map((line, i) => ({
         label: line.label,
         stroke: PALETTE[i % PALETTE.length],
         width: 1.6,
         value: (u, v) => fmt(v, panel.unit),
         spanGaps: Boolean(panel.sparse),
-        points: { show: panel.sparse || panel.t.length < 3, size: 6 },
+        points: { show: Boolean(panel.sparse) || needsPoints(line.values), size: 6,
+          fill: PALETTE[i % PALETTE.length] },
       }))),
       axes: [
         { stroke: fg, grid: { stroke: grid, width: 1 }, ticks: { stroke: grid }, space: 80 },
@@ -161,7 +199,23 @@ const IS = (() => {
     const data = [panel.t].concat(panel.lines.map((l) => l.values));
     const chart = new uPlot(opts, data, area);
     area.dataset.drawn = "1";
-    charts.push({ chart, area });
+    charts.push({ chart, area, key: panel.key });
+  }
+
+  // what each drawn chart shows, by panel key (for tests and the console): scale ranges and
+  // which lines show markers
+  function drawn() {
+    const out = {};
+    for (const { chart, key } of charts) {
+      out[key] = {
+        x: [chart.scales.x.min, chart.scales.x.max],
+        y: [chart.scales.y.min, chart.scales.y.max],
+        points: chart.series.slice(1).map((s) => Boolean(typeof s.points.show === "function"
+          ? s.points.show(chart, chart.series.indexOf(s)) : s.points.show)),
+        labels: chart.series.slice(1).map((s) => s.label),
+      };
+    }
+    return out;
   }
 
   function charts_(panels) {
@@ -263,5 +317,5 @@ const IS = (() => {
   }
 
   return { el, fmt, time, api, tiles, charts: charts_, chartPanel, drawPending, table, pill, emptyBox,
-    message, start, render, setQuery, params, range };
+    message, start, render, setQuery, params, range, drawn };
 })();
