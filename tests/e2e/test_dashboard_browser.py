@@ -396,3 +396,29 @@ def test_a_single_point_gets_a_sane_axis_and_a_marker(
     )
     assert disk["y"][0] == 0 and 0.25 < disk["y"][1] < 0.5
     assert console.errors == []
+
+
+LONG_ID = """() => {
+  const id = '0123456789abcdef0123456789abcdef';
+  document.querySelector('h1').textContent = 'Request ' + id;
+  document.querySelector('.kv dd').textContent = id;
+}"""
+
+
+def test_no_page_scrolls_sideways_on_a_phone(sites: dict[str, Site], browser: Any) -> None:
+    summary = sites["data"].summary
+    assert summary is not None
+    context = browser.new_context(viewport={"width": 375, "height": 800})
+    try:
+        pg = context.new_page()
+        wide = {}
+        for path in (*PAGES, f"/requests/{summary.first_id}"):
+            load(pg, sites["data"].url + path)
+            if path.startswith("/requests/"):  # a 32-character id (a uuid's hex) must wrap
+                pg.evaluate(LONG_ID)
+            width = pg.evaluate("document.documentElement.scrollWidth")
+            if width > 375:
+                wide[path] = width
+        assert wide == {}
+    finally:
+        context.close()
