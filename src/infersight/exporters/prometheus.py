@@ -38,11 +38,13 @@ E2E_BUCKETS_S: Final = (
 )  # fmt: skip
 
 Labels = tuple[str, ...]
-# Model names come from clients: a name gets a label of their own once the upstream answered
-# a request for it with 2xx (made-up names never are), and at most this many do, so that they
+# Model names come from clients: a name gets a label of their own once the upstream took a
+# request for it (answered 2xx, or failed serving it: a 5xx, a broken or silent stream), and
+# at most this many do, so that made-up names (refused, or tried while the upstream was down)
 # cannot grow /metrics without bound. The rest are counted under OTHER_MODEL.
 MAX_MODEL_LABELS: Final = 100
 OTHER_MODEL: Final = "(other)"
+_SERVED_FAILURES: Final = frozenset({"upstream_5xx", "midstream_error", "upstream_timeout"})
 
 
 class _Collects(Protocol):
@@ -113,18 +115,19 @@ class GatewayMetrics:
             out[upstream] = (p, c + n)
         return out
 
-    def model_label(self, model: str, status: int) -> str:
-        """The `model` label for a request to `model` that got `status` (see
-        MAX_MODEL_LABELS)."""
+    def model_label(self, record: RequestRecord) -> str:
+        """The `model` label for this request's model (see MAX_MODEL_LABELS)."""
+        model = record.model
         if model in self._models:
             return model
-        if not 200 <= status < 300 or len(self._models) >= MAX_MODEL_LABELS:
+        taken = 200 <= record.status < 300 or record.error_class in _SERVED_FAILURES
+        if not taken or len(self._models) >= MAX_MODEL_LABELS:
             return OTHER_MODEL
         self._models.add(model)
         return model
 
     def observe(self, record: RequestRecord, timing: StreamTiming | None) -> None:
-        model = self.model_label(record.model, record.status)
+        model = self.model_label(record)
         key = (model, record.upstream)
         req_key = (model, record.upstream, record.route, str(record.status))
         self.requests[req_key] = self.requests.get(req_key, 0) + 1

@@ -64,15 +64,16 @@ def test_histograms_counters_and_itl_gaps() -> None:
 
 
 def test_client_chosen_model_names_cannot_grow_metrics_without_bound() -> None:
-    """Names the upstream never answered with 2xx (refused, or while it was down) get no
-    label of their own, and at most MAX_MODEL_LABELS names do; the rest count under
+    """Names the upstream never took (refused, or tried while it was down) get no label of
+    their own, and at most MAX_MODEL_LABELS names do; the rest count under
     OTHER_MODEL, nothing is lost."""
     m = GatewayMetrics()
     for i in range(50):
         m.observe(record(model=f"typo-{i}", status=404, error_class="invalid_request"), None)
         m.observe(record(model=f"nope-{i}", status=404, error_class="upstream_4xx"), None)
         m.observe(record(model=f"down-{i}", status=502, error_class="upstream_unreachable"), None)
-    for i in range(MAX_MODEL_LABELS + 50):
+    m.observe(record(model="failing", status=500, error_class="upstream_5xx"), None)
+    for i in range(MAX_MODEL_LABELS + 49):
         m.observe(record(model=f"real-{i}"), None)
     m.observe(record(model="real-0", status=400, error_class="upstream_4xx"), None)
     requests = {
@@ -81,6 +82,7 @@ def test_client_chosen_model_names_cannot_grow_metrics_without_bound() -> None:
     models = {dict(labels)["model"] for labels in requests}
     assert len(models) == MAX_MODEL_LABELS + 1 and OTHER_MODEL in models
     assert not any(name.startswith(("typo-", "nope-", "down-")) for name in models)
+    assert "failing" in models  # a real model failing from its first request keeps its name
     assert sum(requests.values()) == 150 + MAX_MODEL_LABELS + 50 + 1
     ok_other = (("model", OTHER_MODEL), ("route", "chat"), ("status", "200"), ("upstream", "u"))
     assert requests[ok_other] == 50
