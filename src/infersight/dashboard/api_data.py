@@ -117,13 +117,25 @@ def requests_list(ctx: Context, call: Call) -> Json:
 def timing_view(r: RequestRecord) -> Json:
     """Start, first token and end on one axis (seconds after the start), with the phases."""
     phases: list[Json] = []
+    # kind: how the bar draws a phase (wait, gen, fail, whole); first_token: the middle mark
     if r.ttft_s is not None:
-        phases.append({"name": "to first token", "start_s": 0.0, "end_s": r.ttft_s})
-        phases.append({"name": "generating", "start_s": r.ttft_s, "end_s": r.e2e_s})
+        phases.append({"name": "to first token", "kind": "wait", "start_s": 0.0, "end_s": r.ttft_s})
+        phases.append({"name": "generating", "kind": "gen", "start_s": r.ttft_s, "end_s": r.e2e_s})
+        first_token = f"first token +{r.ttft_s * 1000:.0f} ms"
+    elif r.error_class:
+        phases.append({"name": "failed", "kind": "fail", "start_s": 0.0, "end_s": r.e2e_s})
+        first_token = "no token"
+    elif not r.stream:
+        # a non-streamed answer arrives whole: there is no first token to time, and no stall
+        phases.append({"name": "answered whole", "kind": "whole", "start_s": 0.0, "end_s": r.e2e_s})
+        first_token = "not streamed: no token timing"
     else:
-        label = "failed" if r.error_class else "waiting (no token)"
-        phases.append({"name": label, "start_s": 0.0, "end_s": r.e2e_s})
+        phases.append(
+            {"name": "waiting (no token)", "kind": "wait", "start_s": 0.0, "end_s": r.e2e_s}
+        )
+        first_token = "no token"
     return {
+        "first_token": first_token,
         "start": r.started_at,
         "first_token_at": None if r.ttft_s is None else r.started_at + r.ttft_s,
         "end": r.started_at + r.e2e_s,

@@ -450,3 +450,18 @@ def test_every_time_chart_carries_the_selected_range(client: TestClient) -> None
         for p in panels:
             assert p["x_range"] == [NOW - 21600, NOW], (path, p["key"])
     assert ok(client, "/errors", range="6h")["panel"]["x_range"] == [NOW - 21600, NOW]
+
+
+def test_a_non_streamed_answer_reads_as_answered_whole_not_as_a_stall() -> None:
+    from infersight.dashboard.api_data import timing_view
+
+    whole = RequestRecord("r1", NOW, "m", "u", "/v1/chat/completions", False, 200, 0.371)
+    t = timing_view(whole)
+    assert [(p["name"], p["kind"]) for p in t["phases"]] == [("answered whole", "whole")]
+    assert t["first_token"] == "not streamed: no token timing"
+    failed = RequestRecord(
+        "r2", NOW, "m", "u", "/v1/chat/completions", False, 502, 0.2, "upstream_5xx"
+    )
+    assert [p["kind"] for p in timing_view(failed)["phases"]] == ["fail"]
+    stalled = RequestRecord("r3", NOW, "m", "u", "/v1/chat/completions", True, 200, 0.2)
+    assert timing_view(stalled)["phases"][0]["name"] == "waiting (no token)"

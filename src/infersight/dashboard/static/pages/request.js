@@ -14,14 +14,14 @@ IS.start(async () => {
   const total = Math.max(t.e2e_s, 1e-9);
   const failed = Boolean(r.error_class);
   const bar = el("div", { class: "bar" }, t.phases.map((p, i) => el("div", {
-    class: "seg " + (failed && i === t.phases.length - 1 ? "fail" : p.name === "generating" ? "gen" : "wait"),
+    class: "seg " + (failed && i === t.phases.length - 1 ? "fail" : p.kind || (p.name === "generating" ? "gen" : "wait")),
     style: `width:${((p.end_s - p.start_s) / total) * 100}%`,
     title: p.name + ": " + IS.fmt(p.end_s - p.start_s, "seconds"),
     text: p.name + " " + IS.fmt(p.end_s - p.start_s, "seconds"),
   })));
   const marks = el("div", { class: "timing-marks" },
     el("span", { text: "start " + IS.time(t.start) }),
-    el("span", { text: t.first_token_at !== null ? "first token +" + IS.fmt(t.ttft_s, "seconds") : "no token" }),
+    el("span", { text: t.first_token_at !== null ? "first token +" + IS.fmt(t.ttft_s, "seconds") : t.first_token || "no token" }),
     el("span", { text: (failed ? "failed " : "end ") + "+" + IS.fmt(t.e2e_s, "seconds") + (failed ? " (" + r.error_class + ")" : "") }));
   const fields = [
     ["Id", r.id], ["Started", IS.time(r.started_at)], ["Model", r.model], ["Upstream", r.upstream],
