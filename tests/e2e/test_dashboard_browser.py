@@ -422,3 +422,15 @@ def test_no_page_scrolls_sideways_on_a_phone(sites: dict[str, Site], browser: An
         assert wide == {}
     finally:
         context.close()
+
+
+def test_no_page_prints_null_or_undefined(
+    sites: dict[str, Site], page: tuple[Any, Console]
+) -> None:
+    pg, console = page
+    for name in ("data", "empty"):
+        for path in PAGES:
+            load(pg, sites[name].url + path)
+            words = pg.inner_text("#main").split()
+            assert "null" not in words and "undefined" not in words, (name, path)
+    assert console.errors == []

@@ -262,7 +262,8 @@ const IS = (() => {
     try {
       pending = [];
       const content = await page({ range: range(), params: params() });
-      main.replaceChildren(...[].concat(content));
+      // a page leaves out a part with null (no GPUs: no GPU table), as el() children do
+      main.replaceChildren(...[].concat(content).filter((c) => c !== null && c !== undefined && c !== false));
       drawPending();
       document.getElementById("updated").textContent = "updated " + new Date().toLocaleTimeString(undefined, { hour12: false });
     } catch (err) {
