@@ -146,7 +146,8 @@ def _gpu_tile(snap: StatusSnapshot) -> Json:
 
 def _quality_tile(ctx: Context, now: float) -> Json:
     """The newest sweeps' accuracy (the lowest over datasets); amber when a sweep regressed
-    significantly against the one before it."""
+    significantly against the one before it, else neutral (info): a sweep has no pass level
+    to judge a score against, so even 0 % is not shown green."""
     latest = ctx.quality.latest_scores(now) if ctx.quality is not None else []
     if not latest:
         return tile("quality", "Quality (accuracy)", None, "ratio", "none", "no sweeps yet")
@@ -167,7 +168,7 @@ def _quality_tile(ctx: Context, now: float) -> Json:
         f"Quality ({worst.get('scorer')})",
         float(worst["value"]),
         "ratio",
-        "warn" if regressed else "ok",
+        "warn" if regressed else "info",
         detail,
     )
 

@@ -465,3 +465,15 @@ def test_a_non_streamed_answer_reads_as_answered_whole_not_as_a_stall() -> None:
     assert [p["kind"] for p in timing_view(failed)["phases"]] == ["fail"]
     stalled = RequestRecord("r3", NOW, "m", "u", "/v1/chat/completions", True, 200, 0.2)
     assert timing_view(stalled)["phases"][0]["name"] == "waiting (no token)"
+
+
+def test_quality_tile_is_neutral_without_a_regression() -> None:
+    """A sweep has no pass level: 0 % accuracy must not read green."""
+    from types import SimpleNamespace
+
+    from infersight.dashboard.api_overview import _quality_tile
+
+    score = {"dataset": "d", "scorer": "accuracy", "value": 0.0, "regressed": False}
+    ctx = SimpleNamespace(quality=SimpleNamespace(latest_scores=lambda now: [score]))
+    t = _quality_tile(ctx, NOW)  # type: ignore[arg-type]
+    assert (t["value"], t["state"]) == (0.0, "info")
