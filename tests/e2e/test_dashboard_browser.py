@@ -434,3 +434,23 @@ def test_no_page_prints_null_or_undefined(
             words = pg.inner_text("#main").split()
             assert "null" not in words and "undefined" not in words, (name, path)
     assert console.errors == []
+
+
+ROWS = """(sel) => Array.from(document.querySelectorAll(sel + ' tr')).map(
+  (tr) => Array.from(tr.children).map((c) => c.innerText.trim()))"""
+
+
+def test_alert_rows_name_their_instance_and_value(
+    sites: dict[str, Site], page: tuple[Any, Console]
+) -> None:
+    """Per-model instances of one rule are told apart, not shown as duplicate rows."""
+    pg, console = page
+    load(pg, sites["data"].url + "/?range=1h")
+    head, *rows = pg.evaluate(ROWS, ".grid2 > div:first-child table")
+    assert head[:3] == ["Rule", "Instance", "Value"]
+    assert len(rows) >= 2 and len({tuple(r[:2]) for r in rows}) == len(rows)
+    assert all(r[1] and r[2] != "—" for r in rows)
+    load(pg, sites["data"].url + "/alerts?range=24h")
+    header = pg.locator("h2:text-is('History') + .table-wrap th").all_inner_texts()
+    assert "Instance" in header and "Value" in header
+    assert console.errors == []

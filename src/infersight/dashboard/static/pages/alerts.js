@@ -40,8 +40,10 @@ IS.start(async ({ range }) => {
   out.push(el("h2", { text: "History" }), IS.table([
     { title: "Time", render: (e) => IS.time(e.ts) },
     { title: "Rule", render: (e) => e.rule || "" },
+    { title: "Instance", render: (e) => e.instance || "" },
     { title: "Event", render: (e) => e.kind || "" },
     { title: "State", render: (e) => (e.previous_state ? e.previous_state + " → " : "") + (e.state || "") },
+    { title: "Value", render: (e) => IS.fmt(e.value), num: true },
     { title: "Message", render: (e) => e.message || "" },
   ], d.history, { empty: d.configured ? "no alert events in this time range" : "no alerting configured" }));
   out.push(el("h2", { text: "Silences" }), IS.table([

@@ -12,6 +12,8 @@ IS.start(async ({ range }) => {
       el("h2", { text: "Active alerts" }),
       IS.table([
         { title: "Rule", render: (a) => a.rule || "" },
+        { title: "Instance", render: (a) => a.instance || "" },
+        { title: "Value", render: (a) => IS.fmt(a.value), num: true },
         { title: "Severity", render: (a) => IS.pill(a.severity || "—") },
         { title: "State", render: (a) => IS.pill(a.state || "firing") },
         { title: "Since", render: (a) => IS.time(a.since) },
