@@ -60,6 +60,8 @@ LEVEL_KEYS: Final = (
 
 def run_json(row: LoadtestRow, summary: dict[str, Any] | None = None) -> Json:
     s = row.summary_json() if summary is None else summary
+    capacity = s.get("capacity")
+    basis = str(capacity.get("basis") or "") if isinstance(capacity, dict) else ""
     return {
         "id": row.id,
         "started_at": row.started_at,
@@ -74,8 +76,11 @@ def run_json(row: LoadtestRow, summary: dict[str, Any] | None = None) -> Json:
         "requests": row.requests,
         "errors": row.errors,
         "error_ratio": row.errors / row.requests if row.requests else None,
+        # the capacity point (the knee when one was found: knee_found); its basis says why
         "knee_concurrency": row.knee_concurrency,
         "knee_request_throughput": row.knee_request_throughput,
+        "capacity_basis": basis,
+        "knee_found": basis.startswith("knee"),
         "max_goodput": row.max_goodput,
         "headline_level": s.get("headline_level"),
         "headline": {k: s.get(k) for k in HEADLINE_KEYS},

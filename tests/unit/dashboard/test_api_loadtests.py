@@ -33,6 +33,9 @@ def test_runs_are_listed_newest_first_with_their_headline_figures(client: TestCl
     assert single["started_at"] > ladder["started_at"]
     assert ladder["level_count"] == 5 and ladder["requests"] > 600 and ladder["errors"] == 0
     assert ladder["knee_concurrency"] == 4
+    assert ladder["knee_found"] is True and ladder["capacity_basis"].startswith("knee")
+    # one level: a capacity point, not a knee (the list must not call it one)
+    assert single["knee_found"] is False and "too few levels" in single["capacity_basis"]
     assert ladder["knee_request_throughput"] == pytest.approx(16.67, abs=0.05)
     assert ladder["headline"]["request_throughput"] == pytest.approx(16.67, abs=0.05)
     assert ladder["headline"]["p95_ttft_ms"] == pytest.approx(50.0, abs=1)

@@ -63,8 +63,9 @@ async function loadtestsPage({ params }) {
     { title: "Errors", key: "error_ratio", unit: "ratio", num: true },
     { title: "Req/s", render: (r) => IS.fmt(r.headline.request_throughput, "per_s"), num: true },
     { title: "TTFT p95", render: (r) => IS.fmt(ms(r.headline.p95_ttft_ms), "seconds"), num: true },
-    { title: "Knee", render: (r) => r.knee_concurrency === null ? "—" : "c=" + IS.fmt(r.knee_concurrency, "count") +
-      " · " + IS.fmt(r.knee_request_throughput, "per_s"), num: true },
+    { title: "Capacity point", render: (r) => r.knee_concurrency === null ? "—" : el("span", { title: r.capacity_basis || "" },
+      (r.knee_found ? "knee " : "") + "c=" + IS.fmt(r.knee_concurrency, "count") + " · " + IS.fmt(r.knee_request_throughput, "per_s") +
+      (r.knee_found ? "" : " (no knee)")), num: true },
     { title: "Max goodput", key: "max_goodput", unit: "per_s", num: true },
     { title: "Status", render: (r) => IS.pill(r.status, STATUS_CLASS[r.status] || "info") },
   ], d.runs, { empty: "no load tests yet", onclick: (r) => open(r, true) })), detail);
