@@ -454,3 +454,14 @@ def test_alert_rows_name_their_instance_and_value(
     header = pg.locator("h2:text-is('History') + .table-wrap th").all_inner_texts()
     assert "Instance" in header and "Value" in header
     assert console.errors == []
+
+
+def test_cost_without_measurements_says_what_advice_needs(
+    sites: dict[str, Site], page: tuple[Any, Console]
+) -> None:
+    pg, console = page
+    load(pg, sites["empty"].url + "/cost")
+    text = pg.inner_text("#main")
+    assert "advice needs the measurements listed under Not measured" in text
+    assert "nothing to right-size" not in text and "Not measured\n" in text
+    assert console.errors == []

@@ -19,9 +19,11 @@ IS.start(async ({ range }) => {
   out.push(el("h2", { text: "Over time" }), IS.charts(d.panels));
   out.push(el("h2", { text: "Advice (last 7 days)" }));
   const items = advice.upstreams.flatMap((u) => u.advice.map((a) => Object.assign({ upstream: u.upstream }, a)));
-  if (!items.length) {
-    out.push(IS.message(advice.has_evidence ? "No advice: nothing to right-size, scale or relieve in the last 7 days."
-      : "No advice yet: not enough measurements (see what is missing below)."));
+  const missing = advice.upstreams.filter((u) => u.missing.length);
+  if (!items.length) {  // "nothing to do" only when nothing advice needs is missing
+    out.push(IS.message(advice.has_evidence && !missing.length
+      ? "No advice: nothing to right-size, scale or relieve in the last 7 days."
+      : "No advice yet: advice needs the measurements listed under Not measured below."));
   }
   for (const a of items) {
     out.push(el("div", { class: "box", "data-advice": a.kind },
@@ -36,7 +38,6 @@ IS.start(async ({ range }) => {
         { title: "Window", render: (e) => IS.fmt(e.window_s / 86400, "count") + " d", num: true },
       ], a.evidence)));
   }
-  const missing = advice.upstreams.filter((u) => u.missing.length);
   if (missing.length) {
     out.push(el("h2", { text: "Not measured" }),
       IS.table([
