@@ -38,13 +38,13 @@ RUNBOOKS: Final[dict[str, str]] = {
         "caching, routing long-prompt traffic elsewhere."
     ),
     "error_rate_high": (
-        "Means: more than 1 % of requests failed over the last 10 minutes. "
-        "Look at: infersight stats --by error_class for the error classes "
-        "(upstream_5xx, upstream_timeout, upstream_unreachable, midstream_error), the upstream "
+        "Means: more than 1 % of requests failed on the serving side over the last 10 minutes "
+        "(upstream_5xx, upstream_timeout, upstream_unreachable, midstream_error, "
+        "gateway_error; clients that hang up or send bad requests are not counted). "
+        "Look at: infersight stats --by error_class for the error classes, the upstream "
         "server's log, collector_up for the engine. "
         "Usually fixed by: restarting a crashed or OOM-killed model server, raising "
-        "gateway timeouts that are shorter than real generations, fixing a client that sends "
-        "invalid requests (upstream_4xx, invalid_request)."
+        "gateway timeouts that are shorter than real generations."
     ),
     "gpu_idle": (
         "Means: a GPU averaged under 20 % utilisation for an hour: you are paying for idle "
@@ -114,7 +114,9 @@ def default_rules() -> list[AlertRuleSettings]:
         ),
         AlertRuleSettings(
             name="error_rate_high",
-            metric='request_errors_per_s{source="user"}',
+            # serving-side failures only: users pressing "stop" or sending bad requests do
+            # not page whoever runs the endpoint
+            metric='request_serving_errors_per_s{source="user"}',
             divide_by='requests_per_s{source="user"}',
             min_value=0.01,  # errors/s over the period: at least 3 errors in 5 minutes
             statistic="avg",

@@ -23,6 +23,10 @@ DERIVED_QUANTILES: Final = (0.5, 0.9, 0.95, 0.99)
 DERIVED_SERIES: Final[dict[str, str]] = {
     "requests_per_s": "requests that finished in the minute / 60",
     "request_errors_per_s": "of those, requests with an error_class / 60",
+    "request_serving_errors_per_s": (
+        "of those, requests that failed on the serving side (upstream 5xx, timeout, "
+        "unreachable, broken stream, gateway error; not client hang-ups or bad requests) / 60"
+    ),
     "request_error_ratio": "errors / requests in the minute (0-1)",
     "ttft_seconds": "quantiles of ttft_s (time to first token)",
     "itl_seconds": "quantiles of itl_mean_s (each request's mean inter-token latency)",
@@ -39,6 +43,12 @@ _LATENCY_FIELDS: Final = (
     ("e2e_seconds", "e2e_s"),
 )
 LABEL_KEYS: Final = ("model", "upstream", "source")
+# Error classes of the serving side: what an operator of the endpoint is paged for. A client
+# that hangs up (client_disconnect) or sends a bad request (invalid_request, upstream_4xx) is
+# not the endpoint failing.
+SERVING_ERROR_CLASSES: Final = (
+    "upstream_5xx", "upstream_timeout", "upstream_unreachable", "midstream_error", "gateway_error",
+)  # fmt: skip
 
 
 class FinishedRequest(NamedTuple):
@@ -69,6 +79,7 @@ def minute_samples(minute_ts: float, requests: Sequence[FinishedRequest]) -> lis
     labels = (("model", first.model), ("source", first.source), ("upstream", first.upstream))
     n = len(requests)
     errors = sum(1 for r in requests if r.error_class is not None)
+    serving = sum(1 for r in requests if r.error_class in SERVING_ERROR_CLASSES)
     tokens = sum(r.completion_tokens or 0 for r in requests)
 
     def sample(name: str, value: float, extra: tuple[tuple[str, str], ...] = ()) -> MetricSample:
@@ -77,6 +88,7 @@ def minute_samples(minute_ts: float, requests: Sequence[FinishedRequest]) -> lis
     out = [
         sample("requests_per_s", n / MINUTE_S),
         sample("request_errors_per_s", errors / MINUTE_S),
+        sample("request_serving_errors_per_s", serving / MINUTE_S),
         sample("request_error_ratio", errors / n),
         sample("output_tokens_per_s", tokens / MINUTE_S),
         sample("requests_in_flight", sum(r.inflight_at_start for r in requests) / n),

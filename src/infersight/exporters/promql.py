@@ -19,7 +19,7 @@ from typing import Final
 
 from infersight.alerting.rules import parse_selector
 from infersight.alerting.settings import AlertRuleSettings
-from infersight.core.derived import DERIVED_QUANTILES, quantile_label
+from infersight.core.derived import DERIVED_QUANTILES, SERVING_ERROR_CLASSES, quantile_label
 from infersight.core.series import PERCENTILE_AGGS
 from infersight.exporters.latest import exported_name
 from infersight.exporters.prometheus import E2E_BUCKETS_S, ITL_BUCKETS_S, TTFT_BUCKETS_S
@@ -35,7 +35,12 @@ HISTOGRAMS: Final[dict[str, str]] = {
 COUNTERS: Final[dict[str, str]] = {
     "requests_per_s": "infersight_requests_total",
     "request_errors_per_s": "infersight_request_errors_total",
+    "request_serving_errors_per_s": "infersight_request_errors_total",
     "output_tokens_per_s": "infersight_completion_tokens_total",
+}
+# One more matcher a counter's series needs (the serving-side error classes).
+COUNTER_MATCHERS: Final[dict[str, str]] = {
+    "request_serving_errors_per_s": f'error_class=~"{"|".join(SERVING_ERROR_CLASSES)}"',
 }
 ERROR_RATIO: Final = "request_error_ratio"
 # store series -> (gauge on /metrics, the labels it has)
@@ -220,4 +225,5 @@ def request_rate_expr(
         errors = request_rate_expr("request_errors_per_s", match, None, dims, range_s)
         requests = request_rate_expr("requests_per_s", match, None, dims, range_s)
         return f"({errors} / {requests})"
-    return aggregate("sum", dims, f"rate({selector(COUNTERS[name], match)}[{r}])")
+    counter = selector(COUNTERS[name], match, COUNTER_MATCHERS.get(name, ""))
+    return aggregate("sum", dims, f"rate({counter}[{r}])")

@@ -8,6 +8,7 @@ into the 1-minute tier (resolution_s = 60 in metric_series) and roll up to hours
 |------------------------|----------------------------------------------------------------|
 | requests_per_s         | requests that finished in the minute / 60                      |
 | request_errors_per_s   | of those, requests with an error_class / 60                    |
+| request_serving_errors_per_s | of those, serving-side failures / 60 (core.derived)      |
 | request_error_ratio    | errors / requests                                              |
 | ttft_seconds           | p50/p90/p95/p99 of ttft_s, label quantile="0.5" ... "0.99"     |
 | itl_seconds            | same, of itl_mean_s (each request's mean inter-token latency)  |

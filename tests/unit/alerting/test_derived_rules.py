@@ -52,6 +52,7 @@ def run_traffic(
     busy_s: float,
     quiet_s: float,
     compact_every_s: int = 15,
+    failure: str = "upstream_5xx",
 ) -> tuple[Recorder, AlertEngine]:
     """Slow, half-failing requests every 2 s for busy_s, then none for quiet_s; the engine
     ticks every 5 s and the store compacts every compact_every_s (10 s rollup delay), as
@@ -90,9 +91,9 @@ def run_traffic(
                         "sim",
                         "/v1/chat/completions",
                         True,
-                        500 if failed else 200,
+                        (0 if failure == "client_disconnect" else 500) if failed else 200,
                         0.6,
-                        error_class="upstream_5xx" if failed else None,
+                        error_class=failure if failed else None,
                         ttft_s=None if failed else 0.5,
                     )
                 ]
@@ -126,3 +127,19 @@ def test_alarms_on_derived_series_hold_while_the_condition_holds(
 def test_five_minute_error_rule_fires_once(tmp_path: Path) -> None:
     rec, _ = run_traffic(tmp_path, [FIVE_MINUTE_RULE], busy_s=1500, quiet_s=0)
     assert [n.status for n in rec.sent] == ["firing"]
+
+
+@pytest.mark.parametrize(
+    ("failure", "pages"), [("upstream_5xx", True), ("client_disconnect", False)]
+)
+def test_the_packs_error_rule_pages_for_serving_failures_not_for_clients_hanging_up(
+    tmp_path: Path, failure: str, pages: bool
+) -> None:
+    """Half the requests end badly for 25 minutes: the default error_rate_high fires when the
+    upstream fails them, and stays quiet when the clients hung up."""
+    from infersight.alerting.rule_pack import default_rules
+
+    (pack_rule,) = [r for r in default_rules() if r.name == "error_rate_high"]
+    rule = pack_rule.model_dump(exclude_defaults=True)
+    rec, _ = run_traffic(tmp_path, [rule], busy_s=1500, quiet_s=0, failure=failure)
+    assert [n.status for n in rec.sent] == (["firing"] if pages else [])

@@ -41,7 +41,8 @@ def finished(i: int, **kw: object) -> FinishedRequest:
 
 
 def test_minute_samples_cover_every_documented_series() -> None:
-    requests = [finished(i) for i in range(8)] + [
+    requests = [finished(i) for i in range(7)] + [
+        finished(7, error_class="client_disconnect"),  # an error, not the serving side's
         finished(8, error_class="upstream_timeout", ttft_s=None, completion_tokens=None),
         finished(9, error_class="upstream_5xx", ttft_s=None, completion_tokens=0),
     ]
@@ -51,8 +52,9 @@ def test_minute_samples_cover_every_documented_series() -> None:
     plain = {s.name: s.value for s in samples if s.labels == USER}
     assert plain == {
         "requests_per_s": 10 / 60,
-        "request_errors_per_s": 2 / 60,
-        "request_error_ratio": 0.2,
+        "request_errors_per_s": 3 / 60,
+        "request_serving_errors_per_s": 2 / 60,
+        "request_error_ratio": 0.3,
         "output_tokens_per_s": 800 / 60,
         "requests_in_flight": pytest.approx(4.5),
     }
