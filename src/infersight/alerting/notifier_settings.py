@@ -231,14 +231,17 @@ class NotifierSettings(BaseModel):
 
     @model_validator(mode="after")
     def _by_kind(self) -> NotifierSettings:
+        """Every problem of the entry at once (one error, its parts joined), so that a fix
+        does not reveal the next one."""
         if not self.name:
             self.name = self.kind
         label = f"{self.kind} notifier {self.name!r}"
+        problems: list[tuple[str, str]] = []
         if self.name == "log" and self.kind != "log":
-            raise _entry_error(
+            problems.append((
                 f"the name 'log' is kept for the log notifier; this entry is a {self.kind}",
                 f"name it something else, e.g. name: {self.kind}",
-            )
+            ))  # fmt: skip
         # Keys of another kind, unless left at their default (a dumped-and-reloaded
         # configuration carries every key).
         fields = type(self).model_fields
@@ -250,47 +253,55 @@ class NotifierSettings(BaseModel):
         if stray:
             users = sorted({k for k, keys in KIND_KEYS.items() if set(stray) & keys})
             them = "it" if len(stray) == 1 else "them"
-            raise _entry_error(
+            problems.append((
                 f"{', '.join(stray)}: not used by {_a(label)}",
                 f"remove {them}, or set kind to " + " or ".join(users),
-            )
+            ))  # fmt: skip
         if self.kind in ("webhook", "slack"):
             if self.url is None and self.url_env is None:
-                raise _entry_error(
+                problems.append((
                     f"{_a(label)} needs url (or url_env)",
                     "add url: https://... or url_env: NAME_OF_A_VARIABLE",
-                )
+                ))  # fmt: skip
             if self.url is not None and self.url_env is not None:
-                raise _entry_error(f"{_a(label)} takes url or url_env, not both", "keep one")
+                problems.append((f"{_a(label)} takes url or url_env, not both", "keep one"))
             both = sorted(set(self.headers) & set(self.headers_env))
             if both:
-                raise _entry_error(
-                    f"header {', '.join(both)} is set in both headers and headers_env", "keep one"
-                )
+                problems.append((
+                    f"header {', '.join(both)} is set in both headers and headers_env",
+                    "keep one",
+                ))  # fmt: skip
         if self.kind == "email":
-            self._check_email(label)
+            problems += self._email_problems(label)
+        if problems:
+            raise _entry_error(
+                "; ".join(message for message, _ in problems),
+                "; ".join(hint for _, hint in problems if hint),
+            )
         return self
 
-    def _check_email(self, label: str) -> None:
+    def _email_problems(self, label: str) -> list[tuple[str, str]]:
+        problems: list[tuple[str, str]] = []
         missing = [k for k in ("smtp_host", "from_addr") if getattr(self, k) is None]
         if not self.to_addrs:
             missing.append("to_addrs")
         if missing:
-            raise _entry_error(
+            problems.append((
                 f"{_a(label)} needs {', '.join(missing)}",
                 "e.g. smtp_host: smtp.example.com, from_addr: alerts@example.com, "
                 "to_addrs: [oncall@example.com]",
-            )
+            ))  # fmt: skip
         if self.ssl and self.starttls and "starttls" in self.model_fields_set:
-            raise _entry_error(
+            problems.append((
                 f"{_a(label)} takes ssl or starttls, not both",
                 "ssl: true for SMTPS (port 465), or starttls: true for port 587",
-            )
+            ))  # fmt: skip
         if self.password is not None and self.password_env is not None:
-            raise _entry_error(f"{_a(label)} takes password or password_env, not both", "keep one")
+            problems.append((f"{_a(label)} takes password or password_env, not both", "keep one"))
         has_password = self.password is not None or self.password_env is not None
         if has_password and self.username is None:
-            raise _entry_error(f"{_a(label)} has a password but no username", "add username: ...")
+            problems.append((f"{_a(label)} has a password but no username", "add username: ..."))
+        return problems
 
     @property
     def port(self) -> int:

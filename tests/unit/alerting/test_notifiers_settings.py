@@ -214,3 +214,13 @@ def test_password_is_masked_when_settings_are_shown() -> None:
     )
     assert s.password is not None and s.password.get_secret_value() == "1234"
     assert "1234" not in str(s.model_dump(mode="json"))
+
+
+def test_every_problem_of_an_entry_is_reported_at_once() -> None:
+    """ssl with starttls and a password without a username: both in one report, so that a
+    fix does not reveal the next problem."""
+    base = {"kind": "email", "smtp_host": "m", "from_addr": "a@b.c", "to_addrs": ["d@e.f"]}
+    text = one_problem({**base, "ssl": True, "starttls": True, "password_env": "PW"})
+    assert "takes ssl or starttls, not both" in text
+    assert "has a password but no username" in text
+    assert "add username" in text and "ssl: true for SMTPS" in text
