@@ -108,3 +108,46 @@ def test_a_server_that_dies_reports_its_log_tail(tmp_path: Path) -> None:
     ):
         server.start()
     assert not server.running
+
+
+@pytest.mark.localmodel
+def test_the_model_server_ends_when_infersight_is_killed() -> None:
+    """SIGKILL leaves no atexit to run: the model server (in its own process group, so a
+    terminal's Ctrl-C does not reach it) must still not outlive infersight."""
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    try:
+        check_available()
+    except LocalModelUnavailable as exc:
+        pytest.skip(str(exc))
+    script = (
+        "import time\n"
+        "from infersight.localmodel import LocalModelServer\n"
+        "s = LocalModelServer(startup_timeout_s=90.0)\n"
+        "s.start()\n"
+        "print(s.pid, flush=True)\n"
+        "time.sleep(120)\n"
+    )
+    owner = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, text=True)
+    try:
+        assert owner.stdout is not None
+        pid = int(owner.stdout.readline())
+        assert _pid_alive(pid)
+    finally:
+        owner.send_signal(signal.SIGKILL)
+        owner.wait(10)
+
+    def running(pid: int) -> bool:  # a zombie waiting for init to reap it has ended
+        try:
+            stat = Path(f"/proc/{pid}/stat").read_text()
+        except OSError:
+            return False
+        return stat[stat.rindex(")") + 2] != "Z"
+
+    deadline = time.monotonic() + 15
+    while running(pid) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert not running(pid), "the model server outlived infersight"

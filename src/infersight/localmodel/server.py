@@ -105,6 +105,30 @@ def _tail(path: Path, chars: int = _LOG_TAIL_CHARS) -> str:
         return f"(could not read the log {path}: {exc})"
 
 
+# Run in the model server's own process before llama_cpp.server starts: on Linux it asks the
+# kernel for SIGTERM when infersight dies (even by SIGKILL, when no atexit runs), and gives up
+# if infersight is already gone. Then it runs the module as `python -m` would.
+_LAUNCHER = """
+import ctypes, os, runpy, signal, sys
+parent = int(sys.argv.pop(1))
+try:
+    ctypes.CDLL(None).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+except (AttributeError, OSError):
+    pass
+if os.getppid() != parent:
+    sys.exit("infersight is gone")
+sys.argv[0] = "llama_cpp.server"
+runpy.run_module("llama_cpp.server", run_name="__main__", alter_sys=True)
+"""
+
+
+def _dies_with_us(cmd: list[str]) -> list[str]:
+    """`python -m llama_cpp.server ...` as a command that ends when this process does."""
+    if sys.platform != "linux" or cmd[1:3] != ["-m", "llama_cpp.server"]:
+        return cmd
+    return [cmd[0], "-c", _LAUNCHER, str(os.getpid()), *cmd[3:]]
+
+
 class LocalModelServer:
     """llama.cpp's OpenAI-compatible server as a managed child process.
 
@@ -214,7 +238,7 @@ class LocalModelServer:
         )
         with self.log_path.open("ab") as log_file:
             proc = subprocess.Popen(
-                cmd,
+                _dies_with_us(cmd),
                 stdin=subprocess.DEVNULL,
                 stdout=log_file,
                 stderr=subprocess.STDOUT,
