@@ -5,7 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from infersight.settings import UpstreamSettings
-from infersight.upstreams.http1 import ConnectionPool, Origin
+from infersight.upstreams.http1 import Origin
+from infersight.upstreams.pool import ConnectionPool
 
 
 @dataclass(slots=True)

@@ -1,6 +1,6 @@
 """Send one streamed request and time it, with the gateway's own HTTP client and SSE observer.
 
-The HTTP side is `upstreams.http1.ConnectionPool` (keep-alive connections, httptools' C
+The HTTP side is `upstreams.pool.ConnectionPool` (keep-alive connections, httptools' C
 parser): every body piece arrives with the `perf_counter()` time of the socket read that
 brought it. `core.sse.SSEStreamObserver` counts the content events of each read at that time,
 and `core.timing.stream_timing` turns them into TTFT, TPOT and ITL exactly as the gateway does,
@@ -23,7 +23,8 @@ from infersight.core.sse import SSEStreamObserver, error_body_message
 from infersight.core.timing import itl_gaps, stream_timing, tokens_per_event
 from infersight.loadtest.results import RequestRow
 from infersight.loadtest.workload import PreparedRequest
-from infersight.upstreams.http1 import ConnectionPool, Origin, UpstreamError, UpstreamResponse
+from infersight.upstreams.http1 import Origin, UpstreamError, UpstreamResponse
+from infersight.upstreams.pool import ConnectionPool
 
 SOURCE_HEADER: Final = (b"x-infersight-source", b"loadtest")
 ERROR_BODY_LIMIT: Final = 64 * 1024
