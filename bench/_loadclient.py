@@ -5,12 +5,18 @@ connection per concurrent stream). Responses are parsed with httptools' C parser
 headers, chunked or content-length bodies); the SSE body is scanned with `bytes.count` only, never
 JSON-decoded, so the client costs little next to the processes it measures on a shared machine.
 
-Timings are `time.perf_counter()` seconds, as defined by vLLM's benchmark:
+Timings follow vLLM's benchmark definitions:
 - TTFT = arrival of the first byte of the first SSE event that carries content
   (`"content":"` followed by a non-empty string) - the moment the request was written;
 - E2E  = arrival of the end of the body - the moment the request was written;
 - tokens = number of SSE events that carry content (one token per event when the upstream
   sends one token per chunk, as the benchmarks configure it).
+
+"Arrival" is measured twice. On the wire: the kernel's receive timestamp of the read that
+brought the bytes (SO_TIMESTAMPNS), which is when they reached the client's socket. At the
+read: when the client process ran that read. The two differ by how long the client waited
+for a CPU; on a machine where the client shares two cores with the processes it measures,
+that wait can be a whole scheduler slice (about 1.5 ms) while the others stream.
 
 A `TokenMeter` shared by connections counts content events by arrival time inside a window, so
 a closed loop whose requests finish in waves still gets an exact tokens/s for that window.
@@ -19,18 +25,39 @@ a closed loop whose requests finish in waves still gets an exact tokens/s for th
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import math
 import re
+import socket
+import struct
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from time import perf_counter
-from typing import Any
+from time import perf_counter, time
+from typing import Any, Final
 
 import httptools
 
 _CONTENT = b'"content":"'
 _EMPTY = b'"content":""'
 _EVENT_END = b"\n\n"
+# Linux's SO_TIMESTAMPNS (socket.h; Python 3.11's socket module does not name it): recvmsg then
+# carries each read's kernel receive time as a struct timespec (SCM_TIMESTAMPNS, same value).
+SO_TIMESTAMPNS: Final = 35
+_TIMESPEC: Final = struct.Struct("@qq")
+_ANC_SPACE: Final = socket.CMSG_SPACE(_TIMESPEC.size)
+_LINGER_RESET: Final = struct.pack("@ii", 1, 0)
+# Read size until the first content event is in, and after.
+FIRST_READ_BYTES: Final = 256
+READ_BYTES: Final = 256 * 1024
+
+
+def _rx_stamp(ancdata: list[tuple[int, int, bytes]]) -> float | None:
+    """The kernel receive time (wall-clock seconds) in a read's ancillary data, if any."""
+    for level, kind, data in ancdata:
+        if level == socket.SOL_SOCKET and kind == SO_TIMESTAMPNS and len(data) >= _TIMESPEC.size:
+            sec, nsec = _TIMESPEC.unpack_from(data)
+            return float(sec) + float(nsec) * 1e-9
+    return None
 
 
 def new_event_loop() -> asyncio.AbstractEventLoop:
@@ -68,14 +95,27 @@ class TokenMeter:
 
 
 class StreamResult:
-    """The outcome of one request. Times are perf_counter seconds; None where not reached."""
+    """The outcome of one request; None where not reached.
 
-    __slots__ = ("error", "status", "t_end", "t_first", "t_sent", "tokens")
+    Two clocks: `t_*` are perf_counter seconds taken when the client's reads ran; `wall_sent`
+    and `wire_*` are wall-clock seconds, the latter the kernel's receive timestamps of the
+    reads (when the bytes reached the client's socket, however late the client process got
+    to run); `stamped` says whether the kernel gave them (else they are the read times).
+    """
+
+    __slots__ = (
+        "error", "stamped", "status", "t_end", "t_first", "t_sent", "tokens", "wall_sent",
+        "wire_end", "wire_first",
+    )  # fmt: skip
 
     def __init__(self) -> None:
         self.t_sent = 0.0
         self.t_first: float | None = None
         self.t_end: float | None = None
+        self.wall_sent = 0.0
+        self.wire_first: float | None = None
+        self.wire_end: float | None = None
+        self.stamped = False
         self.status = 0
         self.tokens = 0
         self.error: str | None = None
@@ -86,35 +126,70 @@ class StreamResult:
 
     @property
     def ttft_s(self) -> float | None:
-        return None if self.t_first is None else self.t_first - self.t_sent
+        """Time to the first content event reaching the client's socket."""
+        return None if self.wire_first is None else self.wire_first - self.wall_sent
 
     @property
     def e2e_s(self) -> float | None:
+        """Time to the end of the body reaching the client's socket."""
+        return None if self.wire_end is None else self.wire_end - self.wall_sent
+
+    @property
+    def read_ttft_s(self) -> float | None:
+        """Time to the client process reading the first content event."""
+        return None if self.t_first is None else self.t_first - self.t_sent
+
+    @property
+    def read_e2e_s(self) -> float | None:
         return None if self.t_end is None else self.t_end - self.t_sent
 
 
-class StreamConnection(asyncio.Protocol):
-    """One keep-alive connection; `await request(raw)` returns a StreamResult (never raises)."""
+class StreamConnection:
+    """One keep-alive connection; `await request(raw)` returns a StreamResult (never raises).
 
-    def __init__(self, meter: TokenMeter | None = None) -> None:
+    The socket is read with `recvmsg` from the event loop's reader callback, so that every read
+    comes with the kernel's receive timestamp (SO_TIMESTAMPNS) as well as the time the read ran.
+    Until the first content event has arrived, reads are at most FIRST_READ_BYTES: the stamp
+    of a read is that of the newest packet it takes, so a small read keeps the first token's
+    stamp from being the stamp of packets that came in after it.
+    """
+
+    def __init__(self, sock: socket.socket, meter: TokenMeter | None, stamped: bool) -> None:
+        self.sock = sock
         self.meter = meter
-        self.transport: asyncio.Transport | None = None
+        self.stamped = stamped  # the kernel timestamps this socket's reads
         self.closed = False
+        self._loop = asyncio.get_running_loop()
         self._parser: Any = None
         self._result: StreamResult | None = None
         self._waiter: asyncio.Future[StreamResult] | None = None
         self._timer: asyncio.TimerHandle | None = None
+        self._unsent = b""
         self._pieces: list[bytes] = []
         self._carry = b""  # bytes of an SSE event whose end has not arrived yet
-        self._carry_t = 0.0  # arrival time of the first byte of `_carry`
+        self._carry_t = (0.0, 0.0)  # (read, wire) arrival times of the first byte of `_carry`
         self._complete = False
         self._keep_alive = True
 
     @classmethod
     async def open(cls, host: str, port: int, meter: TokenMeter | None = None) -> StreamConnection:
         loop = asyncio.get_running_loop()
-        _, proto = await loop.create_connection(lambda: cls(meter), host, port)
-        return proto
+        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        try:
+            sock.setblocking(False)
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            try:
+                sock.setsockopt(socket.SOL_SOCKET, SO_TIMESTAMPNS, 1)
+                stamped = True
+            except OSError:
+                stamped = False
+            await loop.sock_connect(sock, (host, port))
+        except BaseException:
+            sock.close()
+            raise
+        conn = cls(sock, meter, stamped)
+        loop.add_reader(sock.fileno(), conn._on_readable)
+        return conn
 
     @property
     def usable(self) -> bool:
@@ -122,9 +197,9 @@ class StreamConnection(asyncio.Protocol):
 
     def request(self, raw: bytes, timeout_s: float = 60.0) -> asyncio.Future[StreamResult]:
         """Write one request; the future resolves when its response ended or failed."""
-        if not self.usable or self.transport is None:
+        if not self.usable:
             raise RuntimeError("connection is closed or busy")
-        loop = asyncio.get_running_loop()
+        loop = self._loop
         result = StreamResult()
         self._result = result
         self._waiter = loop.create_future()
@@ -133,22 +208,63 @@ class StreamConnection(asyncio.Protocol):
         self._carry = b""
         self._complete = False
         self._timer = loop.call_later(timeout_s, self._timeout, timeout_s)
-        result.t_sent = perf_counter()
-        self.transport.write(raw)
+        result.t_sent, result.wall_sent = perf_counter(), time()
+        try:
+            sent = self.sock.send(raw)
+        except BlockingIOError:
+            sent = 0
+        except OSError as exc:
+            self._fail(f"send failed: {exc}")
+            self._abort()
+            return self._waiter
+        if sent < len(raw):
+            self._unsent = raw[sent:]
+            loop.add_writer(self.sock.fileno(), self._write_rest)
         return self._waiter
 
     def close(self) -> None:
+        if self.closed:
+            return
         self.closed = True
-        if self.transport is not None:
-            self.transport.close()
+        self._loop.remove_reader(self.sock.fileno())
+        if self._unsent:
+            self._loop.remove_writer(self.sock.fileno())
+        self.sock.close()
 
-    # asyncio.Protocol
-    def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        self.transport = transport  # type: ignore[assignment]
+    # socket events
+    def _write_rest(self) -> None:
+        try:
+            sent = self.sock.send(self._unsent)
+        except BlockingIOError:
+            return
+        except OSError as exc:
+            self._unsent = b""
+            self._loop.remove_writer(self.sock.fileno())
+            self._fail(f"send failed: {exc}")
+            self._abort()
+            return
+        self._unsent = self._unsent[sent:]
+        if not self._unsent:
+            self._loop.remove_writer(self.sock.fileno())
 
-    def data_received(self, data: bytes) -> None:
-        t = perf_counter()
+    def _on_readable(self) -> None:
         result = self._result
+        size = FIRST_READ_BYTES if result is not None and result.t_first is None else READ_BYTES
+        try:
+            data, ancdata, _, _ = self.sock.recvmsg(size, _ANC_SPACE)
+        except (BlockingIOError, InterruptedError):
+            return
+        except OSError as exc:
+            self._lost(str(exc))
+            return
+        t = perf_counter()
+        wire = _rx_stamp(ancdata)
+        if wire is None:
+            wire = time()
+            self.stamped = False
+        if not data:
+            self._lost("")
+            return
         if result is None:  # bytes outside an exchange: not reusable
             self._abort()
             return
@@ -163,19 +279,20 @@ class StreamConnection(asyncio.Protocol):
             body = pieces[0] if len(pieces) == 1 else b"".join(pieces)
             pieces.clear()
             if result.status == 200:
-                self._scan(body, t, result)
+                self._scan(body, t, wire, result)
         if self._complete:
-            result.t_end = t
+            result.t_end, result.wire_end = t, wire
+            result.stamped = self.stamped
             if result.status != 200:
                 result.error = f"HTTP {result.status}"
             self._finish()
             if not self._keep_alive:
                 self.close()
 
-    def connection_lost(self, exc: Exception | None) -> None:
-        self.closed = True
+    def _lost(self, why: str) -> None:
+        self.close()
         if self._waiter is not None:
-            self._fail(f"connection lost{': ' + str(exc) if exc else ''}")
+            self._fail(f"connection lost{': ' + why if why else ''}")
 
     # httptools callbacks
     def on_headers_complete(self) -> None:
@@ -190,14 +307,14 @@ class StreamConnection(asyncio.Protocol):
         self._complete = True
 
     # internals
-    def _scan(self, body: bytes, t: float, result: StreamResult) -> None:
+    def _scan(self, body: bytes, t: float, wire: float, result: StreamResult) -> None:
         """Count content events among the complete SSE events; time the first one."""
         carry = self._carry
         buf = carry + body if carry else body
         cut = buf.rfind(_EVENT_END)
         if cut < 0:
             if not carry:
-                self._carry_t = t
+                self._carry_t = (t, wire)
             self._carry = buf
             return
         cut += 2
@@ -207,7 +324,9 @@ class StreamConnection(asyncio.Protocol):
             n -= done.count(_EMPTY)
         if n:
             if result.t_first is None:
-                result.t_first = self._first_content_time(done, len(carry), t)
+                result.t_first, result.wire_first = self._first_content_times(
+                    done, len(carry), (t, wire)
+                )
             result.tokens += n
             meter = self.meter
             if meter is not None and meter.start <= t < meter.end:
@@ -215,15 +334,18 @@ class StreamConnection(asyncio.Protocol):
         rest = buf[cut:]
         self._carry = rest
         if rest:
-            self._carry_t = t
+            self._carry_t = (t, wire)
 
-    def _first_content_time(self, done: bytes, carried: int, t: float) -> float:
+    def _first_content_times(
+        self, done: bytes, carried: int, now: tuple[float, float]
+    ) -> tuple[float, float]:
+        """(read, wire) arrival times of the first byte of the first content event."""
         i = done.find(_CONTENT)
         while i >= 0 and done[i + len(_CONTENT) : i + len(_CONTENT) + 1] == b'"':
             i = done.find(_CONTENT, i + 1)
         j = done.rfind(_EVENT_END, 0, max(i, 0))
         start = j + 2 if j >= 0 else 0  # first byte of the event that holds the first content
-        return self._carry_t if start < carried else t
+        return self._carry_t if start < carried else now
 
     def _finish(self) -> None:
         waiter, result = self._waiter, self._result
@@ -246,9 +368,10 @@ class StreamConnection(asyncio.Protocol):
         self._abort()
 
     def _abort(self) -> None:
-        self.closed = True
-        if self.transport is not None:
-            self.transport.abort()
+        if not self.closed:
+            with contextlib.suppress(OSError):  # reset, not a graceful close
+                self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, _LINGER_RESET)
+        self.close()
 
 
 # ------------------------------------------------------------------ closed-loop load driver
@@ -261,8 +384,13 @@ class LoadStats:
     sent: int = 0  # requests written, warm-up included
     failed: int = 0  # of those, the ones that did not end in a full 200 stream
     connect_errors: int = 0
-    ttft_s: list[float] = field(default_factory=list)  # requests sent inside the window
+    # Requests sent inside the window: arrival at the client's socket (kernel timestamps) ...
+    ttft_s: list[float] = field(default_factory=list)
     e2e_s: list[float] = field(default_factory=list)
+    # ... and when the client process read it (adds the client's wait for a CPU).
+    read_ttft_s: list[float] = field(default_factory=list)
+    read_e2e_s: list[float] = field(default_factory=list)
+    unstamped: int = 0  # of those, requests whose reads came without kernel timestamps
     window_failed: int = 0
     tokens: int = 0  # content events that arrived inside the window
     completed: int = 0  # requests that ended (fully) inside the window
@@ -309,9 +437,13 @@ async def run_closed_loop(
             side.failed += 1
             side.note_error(r.error or f"HTTP {r.status}")
         if m_start <= r.t_sent < m_end:
-            if ok and r.t_first is not None and r.t_end is not None:
-                side.ttft_s.append(r.t_first - r.t_sent)
-                side.e2e_s.append(r.t_end - r.t_sent)
+            ttft, e2e, read_ttft, read_e2e = r.ttft_s, r.e2e_s, r.read_ttft_s, r.read_e2e_s
+            if ok and ttft is not None and e2e is not None and read_ttft is not None:
+                side.ttft_s.append(ttft)
+                side.e2e_s.append(e2e)
+                side.read_ttft_s.append(read_ttft)
+                side.read_e2e_s.append(read_e2e or e2e)
+                side.unstamped += not r.stamped
             else:
                 side.window_failed += 1
         if ok and r.t_end is not None and m_start <= r.t_end < m_end:
