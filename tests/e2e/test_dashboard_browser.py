@@ -347,6 +347,25 @@ def test_every_chart_spans_the_selected_range(
     assert console.errors == []
 
 
+def test_time_labels_stay_inside_their_chart(
+    sites: dict[str, Site], page: tuple[Any, Console]
+) -> None:
+    """The range ends at midnight, so the last label ("12:00am" over the date) sits on the
+    chart's right edge; no label may be cut off on either side, at desktop or phone width."""
+    pg, console = page
+    url = sites["data"].url
+    for width in (1440, 375):
+        pg.set_viewport_size({"width": width, "height": 900})
+        for path in ("/serving?range=1h", "/?range=6h", "/infrastructure?range=24h"):
+            load(pg, url + path)
+            charts = drawn(pg)
+            assert charts, path
+            for key, c in charts.items():
+                lo, hi = c["timeLabels"]
+                assert 0 <= lo and hi <= c["width"], (width, path, key, lo, hi, c["width"])
+    assert console.errors == []
+
+
 # one panel drawn on the page as the API would send it (x_range: the selected range)
 DRAW_PANEL = """async (p) => {
   const box = IS.chartPanel(p);

@@ -177,6 +177,8 @@ const IS = (() => {
     const grid = cssVar("--grid");
     const opts = {
       width, height: 220,
+      // room on the right for the last time label ("12:00am" overhangs its tick)
+      padding: [null, 28, null, null],
       scales: { x: { time: true, range: xRange(panel) }, y: { range: yRange(panel.unit) } },
       series: [{ value: (u, v) => time(v) }].concat(panel.lines.map((line, i) => ({
         label: line.label,
@@ -202,8 +204,31 @@ const IS = (() => {
     charts.push({ chart, area, key: panel.key });
   }
 
-  // what each drawn chart shows, by panel key (for tests and the console): scale ranges and
-  // which lines show markers
+  // how far the time labels under a chart reach, in CSS px from the chart's left edge:
+  // [leftmost, rightmost], or null without labels (labels are centred on their ticks)
+  function timeLabelSpan(chart) {
+    const axis = chart.axes[0];
+    const ticks = axis._splits || [];
+    if (!ticks.length) return null;
+    const ratio = uPlot.pxRatio;
+    const ctx = chart.ctx;
+    ctx.save();
+    ctx.font = axis.font[0];
+    let lo = Infinity;
+    let hi = -Infinity;
+    ticks.forEach((v, i) => {
+      const lines = String(axis._values[i] ?? "").split("\n");
+      const half = Math.max(...lines.map((t) => ctx.measureText(t).width)) / ratio / 2;
+      const x = chart.bbox.left / ratio + chart.valToPos(v, "x");
+      lo = Math.min(lo, x - half);
+      hi = Math.max(hi, x + half);
+    });
+    ctx.restore();
+    return [lo, hi];
+  }
+
+  // what each drawn chart shows, by panel key (for tests and the console): scale ranges,
+  // which lines show markers, the chart's width and the reach of its time labels
   function drawn() {
     const out = {};
     for (const { chart, key } of charts) {
@@ -213,6 +238,8 @@ const IS = (() => {
         points: chart.series.slice(1).map((s) => Boolean(typeof s.points.show === "function"
           ? s.points.show(chart, chart.series.indexOf(s)) : s.points.show)),
         labels: chart.series.slice(1).map((s) => s.label),
+        width: chart.width,
+        timeLabels: timeLabelSpan(chart),
       };
     }
     return out;
