@@ -30,6 +30,7 @@ import math
 import re
 import socket
 import struct
+import sys
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from time import perf_counter, time
@@ -178,11 +179,12 @@ class StreamConnection:
         try:
             sock.setblocking(False)
             sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-            try:
-                sock.setsockopt(socket.SOL_SOCKET, SO_TIMESTAMPNS, 1)
-                stamped = True
-            except OSError:
-                stamped = False
+            stamped = sys.platform.startswith("linux")  # the option number is Linux's
+            if stamped:
+                try:
+                    sock.setsockopt(socket.SOL_SOCKET, SO_TIMESTAMPNS, 1)
+                except OSError:
+                    stamped = False
             await loop.sock_connect(sock, (host, port))
         except BaseException:
             sock.close()
