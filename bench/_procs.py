@@ -241,11 +241,17 @@ def start_sim(
 
 
 def start_gateway(
-    workdir: Path, upstream_url: str, db_path: Path, *, port: int | None = None
+    workdir: Path,
+    upstream_url: str,
+    db_path: Path,
+    *,
+    port: int | None = None,
+    command: Sequence[str] | None = None,
 ) -> ChildProcess:
-    """`infersight run --upstream URL --port P --db PATH`, run in `workdir` (no stray config)."""
+    """`infersight run --upstream URL --port P --db PATH`, run in `workdir` (no stray config);
+    `command` replaces `infersight` (a wrapper that takes the same arguments)."""
     port = port or free_port()
-    argv = [*infersight_command(), "run", "--upstream", upstream_url, "--host", HOST]
+    argv = [*(command or infersight_command()), "run", "--upstream", upstream_url, "--host", HOST]
     argv += ["--port", str(port), "--db", str(db_path)]
     url = f"http://{HOST}:{port}"
     child = ChildProcess("gateway", argv, cwd=workdir, log_path=workdir / "gateway.log", url=url)
