@@ -5,7 +5,7 @@ connection per concurrent stream). Responses are parsed with httptools' C parser
 headers, chunked or content-length bodies); the SSE body is scanned with `bytes.count` only, never
 JSON-decoded. The socket is read from a Python reader callback with `recvmsg` (for the kernel's
 receive timestamps, below), which costs more CPU per read than uvloop's own protocol reads: about
-1.3 ms per direct 256-token request at one stream against 0.8 ms before 2026-11-27, so the CPU
+1.0 ms per direct 256-token request at one stream against 0.8 ms before 2026-11-27, so the CPU
 and tokens/s columns of runs before and after that change are not comparable.
 
 Timings follow vLLM's benchmark definitions:
@@ -52,7 +52,8 @@ _ANC_SPACE: Final = socket.CMSG_SPACE(_TIMESPEC.size)
 _LINGER_RESET: Final = struct.pack("@ii", 1, 0)
 # Read size until the first content event is in, and after.
 FIRST_READ_BYTES: Final = 256
-READ_BYTES: Final = 256 * 1024
+# (64 KB: a buffer of 128 KB or more is mapped and unmapped by malloc on every read.)
+READ_BYTES: Final = 64 * 1024
 
 
 def _rx_stamp(ancdata: list[tuple[int, int, bytes]]) -> float | None:
