@@ -362,7 +362,7 @@ def test_time_labels_stay_inside_their_chart(
             assert charts, path
             for key, c in charts.items():
                 lo, hi = c["timeLabels"]
-                assert 0 <= lo and hi <= c["width"], (width, path, key, lo, hi, c["width"])
+                assert lo >= 0 and hi <= c["width"], (width, path, key, lo, hi, c["width"])
     assert console.errors == []
 
 
