@@ -211,7 +211,8 @@ class StreamConnection:
         loop = self._loop
         result = StreamResult()
         self._result = result
-        self._waiter = loop.create_future()
+        waiter: asyncio.Future[StreamResult] = loop.create_future()
+        self._waiter = waiter  # cleared by _finish, so the local one is what is returned
         self._parser = httptools.HttpResponseParser(self)
         self._pieces.clear()
         self._carry = b""
@@ -225,11 +226,11 @@ class StreamConnection:
         except OSError as exc:
             self._fail(f"send failed: {exc}")
             self._abort()
-            return self._waiter
+            return waiter
         if sent < len(raw):
             self._unsent = raw[sent:]
             loop.add_writer(self.sock.fileno(), self._write_rest)
-        return self._waiter
+        return waiter
 
     def close(self) -> None:
         if self.closed:
